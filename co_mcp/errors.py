@@ -1,0 +1,210 @@
+"""The exception tree every co_mcp layer raises and the server maps once.
+
+    CoMcpError                       root; ``str(err)`` is safe to show a user or a model
+    ├── ConfigurationError           settings missing or invalid (names the variables)
+    ├── InvalidArgumentError         a value we refuse to send (e.g. an id that is not a UUID)
+    └── CodeOceanError               anything that went wrong talking to Code Ocean
+        ├── TransportError           no usable HTTP response
+        │   ├── ConnectError         could not connect (nothing reached the server)
+        │   └── RequestTimeoutError  connect/read/write/pool timeout (the request may have arrived)
+        ├── InvalidResponseError     a 2xx whose body is not what the contract says
+        ├── CreateOutcomeUnknownError a create that may or may not have happened (never retried blindly)
+        ├── WaitTimeoutError         an asset did not settle within the wait deadline
+        └── APIStatusError           Code Ocean answered 4xx/5xx; carries status and Code Ocean's message
+            ├── BadRequestError      400
+            ├── AuthenticationError  401: token missing, wrong or expired
+            ├── PermissionDeniedError 403: token lacks the scope, or the user lacks the role
+            ├── NotFoundError        404
+            ├── ConflictError        409 and 423 (locked): e.g. the asset is still being created
+            ├── RateLimitedError     429, after retries ran out
+            └── ServerError          5xx, after retries ran out
+
+Messages name what failed and what to try; none contains the token, a Basic header or raw HTML
+(an HTML error page is reduced to its status line). ``APIStatusError.message`` is Code Ocean's own
+``{"message": ...}`` text, trimmed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CoMcpError",
+    "CodeOceanError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "CreateOutcomeUnknownError",
+    "InvalidArgumentError",
+    "InvalidResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+    "WaitTimeoutError",
+    "error_for_status",
+]
+
+# Code Ocean's messages are short; a long one is almost always a page we should not echo.
+_MAX_MESSAGE = 500
+_TAG = re.compile(r"<[^>]+>")
+
+
+class CoMcpError(Exception):
+    """Root of every error co_mcp raises on purpose."""
+
+
+class ConfigurationError(CoMcpError):
+    """Settings are missing or invalid."""
+
+
+class InvalidArgumentError(CoMcpError, ValueError):
+    """A value we refuse to send to Code Ocean; nothing was sent."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class CodeOceanError(CoMcpError):
+    """Something went wrong talking to Code Ocean.
+
+    ``method`` and ``path`` say which request (path relative to the API root, never a full URL with
+    credentials); either may be empty when the error concerns several requests.
+    """
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        self.method = method
+        self.path = path
+        super().__init__(message)
+
+
+class TransportError(CodeOceanError):
+    """No usable HTTP response arrived.
+
+    ``may_have_reached_server`` is False only when the request provably never left (no connection):
+    the one case where even a create may be sent again.
+    """
+
+    def __init__(self, message: str, *, method: str = "", path: str = "", may_have_reached_server: bool = True) -> None:
+        self.may_have_reached_server = may_have_reached_server
+        super().__init__(message, method=method, path=path)
+
+
+class ConnectError(TransportError):
+    """Could not connect; the request did not reach Code Ocean."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message, method=method, path=path, may_have_reached_server=False)
+
+
+class RequestTimeoutError(TransportError):
+    """A connect, read, write or pool timeout; a request may have reached Code Ocean."""
+
+
+class InvalidResponseError(CodeOceanError):
+    """Code Ocean answered 2xx with a body that does not match the contract."""
+
+
+class CreateOutcomeUnknownError(CodeOceanError):
+    """A create request may or may not have created the asset, and reconciliation could not tell.
+
+    ``nonce_tag`` is the tag the client put on the asset it asked for: searching ``tag:<nonce_tag>``
+    finds it if it exists.
+    """
+
+    def __init__(self, message: str, *, nonce_tag: str) -> None:
+        self.nonce_tag = nonce_tag
+        super().__init__(message, method="POST", path="data_assets")
+
+
+class WaitTimeoutError(CodeOceanError):
+    """A data asset was still in draft when the wait deadline passed."""
+
+    def __init__(self, message: str, *, data_asset_id: str, last_state: str) -> None:
+        self.data_asset_id = data_asset_id
+        self.last_state = last_state
+        super().__init__(message, method="GET", path=f"data_assets/{data_asset_id}")
+
+
+class APIStatusError(CodeOceanError):
+    """Code Ocean answered with a 4xx or 5xx status."""
+
+    def __init__(self, status_code: int, message: str, *, method: str, path: str) -> None:
+        self.status_code = status_code
+        self.message = message
+        super().__init__(f"{method} {path} failed with HTTP {status_code}: {message}", method=method, path=path)
+
+
+class BadRequestError(APIStatusError):
+    """400: a parameter is missing or badly formatted."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token lacks the scope, or the user lacks the role, for this action."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such object, or not visible to this user."""
+
+
+class ConflictError(APIStatusError):
+    """409 or 423: the object's state forbids the action now (e.g. still being created, or locked)."""
+
+
+class RateLimitedError(APIStatusError):
+    """429 after the retry budget ran out."""
+
+    def __init__(self, status_code: int, message: str, *, method: str, path: str, retry_after: float | None) -> None:
+        self.retry_after = retry_after
+        super().__init__(status_code, message, method=method, path=path)
+
+
+class ServerError(APIStatusError):
+    """5xx after the retry budget ran out."""
+
+
+_BY_STATUS: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    423: ConflictError,
+}
+
+
+def clean_message(raw: str, status_code: int) -> str:
+    """Reduce a response body's message to one short, plain line (HTML pages become nothing)."""
+    text = raw.strip()
+    if _TAG.search(text):
+        # An HTML error page (proxy, load balancer): its markup helps nobody and may echo request data.
+        return f"HTTP {status_code} (the server returned an HTML page instead of an API error)"
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE:
+        text = text[: _MAX_MESSAGE - 1] + "…"
+    return text or f"HTTP {status_code} with no message"
+
+
+def error_for_status(
+    status_code: int, message: str, *, method: str, path: str, retry_after: float | None = None
+) -> APIStatusError:
+    """Build the typed error for a 4xx/5xx response."""
+    if status_code == 429:
+        return RateLimitedError(status_code, message, method=method, path=path, retry_after=retry_after)
+    if status_code >= 500:
+        return ServerError(status_code, message, method=method, path=path)
+    return _BY_STATUS.get(status_code, APIStatusError)(status_code, message, method=method, path=path)
