@@ -1,0 +1,148 @@
+"""Settings from the environment: Code Ocean access (``CODEOCEAN_*``) and co_mcp's own knobs (``CO_MCP_*``).
+
+The ``CODEOCEAN_*`` names match the official codeocean-mcp-server's, so existing client configs carry
+over. Nothing is read at import time: ``Settings()`` reads the environment when called.
+
+Cloud credential sets (for creating assets from GCS buckets) never pass through the model: a tool takes
+the *name* of a set configured here, in ``CO_MCP_CREDENTIALS`` (JSON) or ``CO_MCP_CREDENTIALS_FILE``
+(a JSON file the user controls), e.g. ``{"lab-gcs": {"gcp": {"client_id": "...", "client_secret": "..."}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from co_mcp.errors import ConfigurationError
+
+__all__ = ["CredentialSet", "GcpCredentials", "Settings", "load_settings"]
+
+
+class GcpCredentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: SecretStr
+    client_secret: SecretStr
+
+
+class CredentialSet(BaseModel):
+    """Named cloud credentials a create tool may use by name; the values stay on the server side."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gcp: GcpCredentials | None = None
+
+
+def _names(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable in the field's alias or ``CO_MCP_`` + name."""
+
+    model_config = SettingsConfigDict(env_prefix="CO_MCP_", extra="ignore", populate_by_name=True, frozen=True)
+
+    codeocean_domain: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CODEOCEAN_DOMAIN", "codeocean_domain"),
+        description="Your Code Ocean URL, e.g. https://codeocean.example.com",
+    )
+    codeocean_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CODEOCEAN_TOKEN", "codeocean_token"),
+        description="A Code Ocean access token with Datasets scope (read, or read & write)",
+    )
+    codeocean_agent_id: str = Field(
+        default="co-mcp",
+        validation_alias=AliasChoices("CODEOCEAN_AGENT_ID", "AGENT_ID", "codeocean_agent_id"),
+        description="Sent as the Agent-Id header so Code Ocean can tell agent traffic apart",
+    )
+
+    connect_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds to open a connection")
+    read_timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds to wait for a response")
+    retry_attempts: int = Field(default=5, ge=1, le=20, description="Tries per request, the first included")
+    retry_timeout: float = Field(default=60.0, gt=0, le=600, description="Seconds all tries of one request may take")
+    max_retry_after: float = Field(default=30.0, ge=0, le=600, description="Cap on a server's Retry-After")
+
+    credentials: Annotated[dict[str, CredentialSet], NoDecode] = Field(
+        default_factory=dict, description="Named cloud credential sets, as JSON"
+    )
+    credentials_file: Path | None = Field(default=None, description="JSON file of named cloud credential sets")
+
+    http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host headers the HTTP transport accepts (comma-separated)"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origin headers the HTTP transport accepts (comma-separated)"
+    )
+
+    @field_validator("credentials", mode="before")
+    @classmethod
+    def _credentials_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                # The message must not echo the value: it holds secrets.
+                raise ValueError(
+                    f"CO_MCP_CREDENTIALS is not valid JSON (line {exc.lineno}, column {exc.colno})"
+                ) from None
+        return value
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _names(value) if isinstance(value, str | type(None)) else value
+
+    def credential_sets(self) -> dict[str, CredentialSet]:
+        """The configured sets: ``CO_MCP_CREDENTIALS`` wins over the file for a name in both."""
+        sets: dict[str, CredentialSet] = {}
+        if self.credentials_file is not None:
+            try:
+                raw = json.loads(self.credentials_file.read_text(encoding="utf-8"))
+                sets.update({name: CredentialSet.model_validate(value) for name, value in raw.items()})
+            except (OSError, ValueError, AttributeError, ValidationError) as exc:
+                reason = type(exc).__name__
+                raise ConfigurationError(
+                    f"CO_MCP_CREDENTIALS_FILE {self.credentials_file}: cannot read named credential sets ({reason}); "
+                    'expected JSON like {"lab-gcs": {"gcp": {"client_id": "...", "client_secret": "..."}}}'
+                ) from None
+        sets.update(self.credentials)
+        return sets
+
+    def require_codeocean(self) -> tuple[str, SecretStr]:
+        """Domain and token, or a ConfigurationError naming what is missing."""
+        missing = [
+            name
+            for name, value in (("CODEOCEAN_DOMAIN", self.codeocean_domain), ("CODEOCEAN_TOKEN", self.codeocean_token))
+            if not value
+        ]
+        if missing or self.codeocean_domain is None or self.codeocean_token is None:
+            raise ConfigurationError(
+                f"{' and '.join(missing)} not set: CODEOCEAN_DOMAIN is your Code Ocean URL and CODEOCEAN_TOKEN an "
+                "access token; "
+                "or run `co-mcp --sandbox` to try co_mcp against a local sandbox with demo data"
+            )
+        return self.codeocean_domain, self.codeocean_token
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; a bad value becomes one ConfigurationError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            variable = field.upper() if field.startswith("CODEOCEAN") else f"CO_MCP_{field.upper()}"
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
