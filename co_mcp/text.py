@@ -1,0 +1,82 @@
+"""Text that reaches a model: untrusted strings made inert, sizes and dates made readable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+__all__ = ["clean", "human_size", "iso_date", "iso_datetime", "snippet"]
+
+# Kept: newline and tab (descriptions have paragraphs). Dropped: every other control (Cc), every
+# format character (Cf: zero-width spaces and joiners, bidi embeddings, overrides and isolates, the
+# Unicode tag block U+E0000-E007F, soft hyphen), and private-use, unassigned and surrogate code points.
+# Names, tags and descriptions are written by other people; hidden characters in them can carry
+# instructions a human reviewing the conversation never sees.
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
+_KEEP = frozenset("\n\t")
+# Line and paragraph separators would break the one-line layout of compact text.
+_AS_SPACE = frozenset("\u2028\u2029\r\x0b\x0c\x85")
+
+
+def _visible(char: str) -> bool:
+    if char in _KEEP or (char.isascii() and char.isprintable()):
+        return True  # the common case, without a Unicode database look-up
+    return unicodedata.category(char) not in _DROP_CATEGORIES
+
+
+def clean(text: str | None, limit: int = 2000, *, strip: bool = True) -> str:
+    """Remove invisible and control characters and cap the length (an ellipsis marks a cut).
+
+    ``strip=False`` keeps surrounding white space, for slices of a file where it is content.
+    """
+    if not text:
+        return ""
+    out: list[str] = []
+    for char in text:
+        if char in _AS_SPACE:
+            out.append(" ")
+        elif (
+            char in _KEEP
+            or (char.isascii() and char.isprintable())
+            or unicodedata.category(char) not in _DROP_CATEGORIES
+        ):
+            out.append(char)
+    result = "".join(out)
+    if strip:
+        result = result.strip()
+    if len(result) > limit:
+        result = result[: max(limit - 1, 0)].rstrip() + "…"
+    return result
+
+
+def snippet(text: str | None, limit: int = 140) -> str:
+    """The first ``limit`` characters of cleaned text on one line."""
+    return clean(" ".join((text or "").split()), limit)
+
+
+_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+
+
+def human_size(size: int | None) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as storage vendors and Code Ocean's UI count)."""
+    if size is None:
+        return "size unknown"
+    value = float(size)
+    for unit in _UNITS:
+        if abs(value) < 1000 or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def iso_datetime(epoch: int | None) -> str | None:
+    """Epoch seconds -> '2024-05-01T12:34:56Z'; None and 0 (never) -> None."""
+    if not epoch:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_date(epoch: int | None) -> str | None:
+    if not epoch:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")

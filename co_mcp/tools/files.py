@@ -1,0 +1,189 @@
+"""File tools: list one folder level, get signed URLs, and read a file in pages through its signed URL."""
+
+from __future__ import annotations
+
+import codecs
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+
+from co_mcp.text import clean, human_size
+from co_mcp.tools.common import Args, DataAssetId, FilePath
+from co_mcp.tools.views import View
+
+if TYPE_CHECKING:
+    from co_mcp.api.client import CodeOceanClient
+
+__all__ = [
+    "FileUrls",
+    "FolderListing",
+    "ListFilesArgs",
+    "ReadFileArgs",
+    "ReadFileResult",
+    "UrlsArgs",
+    "get_data_asset_file_urls",
+    "list_data_asset_files",
+    "read_data_asset_file",
+]
+
+DEFAULT_READ = 20_000
+MAX_READ = 200_000
+# Beginnings of well-known scientific and archive formats, so a binary file gets a useful one-liner.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89HDF\r\n\x1a\n", "HDF5"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BAM\x01", "BAM"),
+    (b"PK\x03\x04", "zip"),
+    (b"%PDF", "PDF"),
+    (b"\x89PNG", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"PAR1", "Parquet"),
+    (b"\x93NUMPY", "NumPy array"),
+)
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml", "application/csv")
+
+
+class ListFilesArgs(Args):
+    data_asset_id: DataAssetId
+    path: Annotated[str, Field(max_length=1024, description='folder to list; "" is the root')] = ""
+
+
+class FolderItemView(View):
+    name: str
+    path: str
+    type: Literal["file", "folder"]
+    size: int | None = None
+
+
+class FolderListing(View):
+    data_asset_id: str
+    path: str
+    items: list[FolderItemView]
+
+
+async def list_data_asset_files(client: CodeOceanClient, args: ListFilesArgs) -> FolderListing:
+    path = args.path.strip("/")
+    folder = await client.list_data_asset_files(str(args.data_asset_id), path)
+    items = [
+        FolderItemView(
+            name=clean(item.name, 255),
+            path=clean(item.path, 1024),
+            type="folder" if item.type == "folder" else "file",
+            size=item.size if item.type != "folder" else None,
+        )
+        for item in folder.items
+    ]
+    # Folders first, then files, each by name: the order a person scans a listing in.
+    items.sort(key=lambda item: (item.type != "folder", item.name.lower()))
+    return FolderListing(data_asset_id=str(args.data_asset_id), path=path, items=items)
+
+
+class UrlsArgs(Args):
+    data_asset_id: DataAssetId
+    path: FilePath
+
+
+class FileUrls(View):
+    data_asset_id: str
+    path: str
+    download_url: str
+    view_url: str
+
+
+async def get_data_asset_file_urls(client: CodeOceanClient, args: UrlsArgs) -> FileUrls:
+    urls = await client.get_data_asset_file_urls(str(args.data_asset_id), args.path)
+    return FileUrls(
+        data_asset_id=str(args.data_asset_id), path=args.path, download_url=urls.download_url, view_url=urls.view_url
+    )
+
+
+class ReadFileArgs(Args):
+    data_asset_id: DataAssetId
+    path: FilePath
+    offset: Annotated[int, Field(ge=0, description="byte to start at; next_offset of the previous read")] = 0
+    length: Annotated[int, Field(ge=1, le=MAX_READ, description="bytes to read")] = DEFAULT_READ
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+
+
+class ReadFileResult(View):
+    data_asset_id: str
+    path: str
+    offset: int
+    length: int
+    total_size: int | None = None
+    has_more: bool
+    next_offset: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    text: str | None = None
+    binary: str | None = None
+
+
+def describe_binary(head: bytes, content_type: str | None, total_size: int | None) -> str:
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    what = kind or (content_type or "unknown type")
+    first = " ".join(f"{b:02x}" for b in head[:8])
+    return f"binary file ({what}), {human_size(total_size)}; first bytes {first}"
+
+
+def _looks_binary(chunk: bytes, content_type: str | None) -> bool:
+    if content_type and content_type.split(";")[0].strip().lower().startswith(_TEXT_TYPES):
+        return False
+    return b"\x00" in chunk[:8192]
+
+
+def _decode(chunk: bytes, encoding: str, final: bool) -> tuple[str, int] | None:
+    """Decode, holding back an incomplete multi-byte character at the end; None if not text."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError:
+        return None
+    pending = len(decoder.getstate()[0])
+    return text, len(chunk) - pending
+
+
+async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> ReadFileResult:
+    data_asset_id = str(args.data_asset_id)
+    urls = await client.get_data_asset_file_urls(data_asset_id, args.path)
+    chunk = await client.read_file_range(urls.download_url, offset=args.offset, length=args.length)
+    base = {"data_asset_id": data_asset_id, "path": args.path, "offset": args.offset}
+    if _looks_binary(chunk.content, chunk.content_type):
+        head = chunk.content if args.offset == 0 else b""
+        return ReadFileResult(
+            **base,
+            length=len(chunk.content),
+            total_size=chunk.total_size,
+            has_more=chunk.has_more,
+            next_offset=chunk.end if chunk.has_more else None,
+            content_type=chunk.content_type,
+            binary=describe_binary(head, chunk.content_type, chunk.total_size),
+        )
+    decoded = _decode(chunk.content, args.encoding, final=not chunk.has_more)
+    if decoded is None:
+        return ReadFileResult(
+            **base,
+            length=len(chunk.content),
+            total_size=chunk.total_size,
+            has_more=chunk.has_more,
+            content_type=chunk.content_type,
+            binary=f"not valid {args.encoding} text: try another encoding, or treat it as binary. "
+            + describe_binary(chunk.content if args.offset == 0 else b"", chunk.content_type, chunk.total_size),
+        )
+    text, used = decoded
+    end = args.offset + used
+    has_more = chunk.total_size is not None and end < chunk.total_size
+    # File text is data written by others: invisible characters go, layout (newlines, tabs) stays.
+    shown = clean(text.replace("\r\n", "\n"), len(text) + 1, strip=False)
+    return ReadFileResult(
+        **base,
+        length=used,
+        total_size=chunk.total_size,
+        has_more=has_more,
+        next_offset=end if has_more else None,
+        content_type=chunk.content_type,
+        encoding=args.encoding,
+        text=shown,
+    )
