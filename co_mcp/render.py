@@ -140,6 +140,7 @@ def _(view: GetResult) -> str:
 @render.register
 def _(view: CreateResult) -> str:
     asset = view.asset
+    mount = f"mount {quoted(view.mount)}"
     if asset.state == "draft":
         after = (
             f"Still draft after waiting; call wait_for_data_asset with data_asset_id={asset.id}."
@@ -147,15 +148,15 @@ def _(view: CreateResult) -> str:
             else f"It is being created: call wait_for_data_asset with data_asset_id={asset.id} before using it."
         )
     elif asset.state == "failed":
-        after = f"Creation failed: {quoted(asset.failure_reason or 'no reason given')}."
+        after = f"Creation failed: {quoted(view.failure_reason or 'no reason given')}."
     else:
         after = "It is ready to use."
-    return f"Created data asset.\n{detail_text(asset)}\n{after}"
+    return f"Created data asset.\n{summary_line(asset)} · {mount}\n{after}"
 
 
 @render.register
 def _(view: UpdateResult) -> str:
-    return f"Updated {', '.join(view.changed)}.\n{detail_text(view.asset)}"
+    return f"Updated {', '.join(view.changed)}.\n{summary_line(view.asset)}"
 
 
 @render.register

@@ -242,9 +242,22 @@ def to_params(args: CreateArgs, credentials: Mapping[str, CredentialSet]) -> Dat
 
 
 class CreateResult(View):
-    asset: AssetDetail
+    asset: AssetSummary
+    mount: str
+    failure_reason: str | None = None
     waited: bool = False
     timed_out: bool | None = None
+
+
+def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False) -> CreateResult:
+    detail = asset_detail(asset)
+    return CreateResult(
+        asset=asset_summary(asset),
+        mount=detail.mount,
+        failure_reason=detail.failure_reason,
+        waited=waited,
+        timed_out=timed_out or None,
+    )
 
 
 async def create_data_asset(
@@ -255,9 +268,9 @@ async def create_data_asset(
 ) -> CreateResult:
     created = await client.create_data_asset(to_params(args, credentials))
     if not args.wait or created.is_settled:
-        return CreateResult(asset=asset_detail(created), waited=args.wait)
+        return _created(created, waited=args.wait)
     settled, timed_out = await _wait(client, created.id, args.wait_timeout, progress)
-    return CreateResult(asset=asset_detail(settled or created), waited=True, timed_out=timed_out or None)
+    return _created(settled or created, waited=True, timed_out=timed_out)
 
 
 # --- update -------------------------------------------------------------------------------------
@@ -294,7 +307,7 @@ class UpdateArgs(Args):
 
 
 class UpdateResult(View):
-    asset: AssetDetail
+    asset: AssetSummary
     changed: list[str]
 
 
@@ -315,7 +328,7 @@ async def update_data_asset(client: CodeOceanClient, args: UpdateArgs) -> Update
     )
     updated = await client.update_data_asset(data_asset_id, params)
     changed = [name for name, value in params.model_dump().items() if value is not None]
-    return UpdateResult(asset=asset_detail(updated), changed=changed)
+    return UpdateResult(asset=asset_summary(updated), changed=changed)
 
 
 # --- unarchive ----------------------------------------------------------------------------------

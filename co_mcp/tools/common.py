@@ -21,7 +21,7 @@ class Args(BaseModel):
 
 
 # A UUID type: pydantic rejects "../capsules/x" before any tool code runs; str() gives the canonical form.
-DataAssetId = Annotated[uuid.UUID, Field(description="data asset id (UUID)")]
+DataAssetId = uuid.UUID
 FilePath = Annotated[
     str, Field(max_length=1024, description="path inside the asset, as listed by list_data_asset_files")
 ]
