@@ -8,6 +8,7 @@ rules included), so what the model is told and what is enforced cannot drift apa
 
 from __future__ import annotations
 
+import hmac
 import inspect
 import json
 import logging
@@ -34,7 +35,7 @@ from pydantic import ConfigDict
 
 from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
-from co_mcp.errors import CoMcpError
+from co_mcp.errors import CoMcpError, ConfigurationError
 from co_mcp.render import explain, render
 from co_mcp.tools import assets, files, permissions, schema, search
 from co_mcp.tools.views import AssetSummary, PermissionsView, asset_detail, permissions_view
@@ -45,7 +46,17 @@ if TYPE_CHECKING:
     from co_mcp.tools.common import Args
     from co_mcp.tools.views import View
 
-__all__ = ["INSTRUCTIONS", "AppState", "ToolSpec", "build_server", "tool_specs"]
+__all__ = [
+    "INSTRUCTIONS",
+    "AppState",
+    "BearerGuard",
+    "ToolSpec",
+    "build_server",
+    "http_app",
+    "serve",
+    "settings_client_factory",
+    "tool_specs",
+]
 
 log = logging.getLogger("co_mcp.server")
 
@@ -477,3 +488,87 @@ def settings_client_factory(settings: Settings) -> ClientFactory:
         return CodeOceanClient(domain, token, agent_id=settings.codeocean_agent_id, timeout=timeout, retry=retry)
 
     return make
+
+
+# --- HTTP transport -------------------------------------------------------------------------------
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class BearerGuard:
+    """ASGI middleware: every request must carry ``Authorization: Bearer <CO_MCP_HTTP_TOKEN>``.
+
+    This authenticates the MCP client to co_mcp. It is never the Code Ocean token: that stays on the
+    server side, and nothing a client sends is passed through to Code Ocean.
+    """
+
+    def __init__(self, app: Any, token: str) -> None:
+        self._app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                body = b'{"error":"unauthorized","message":"a bearer token is required (CO_MCP_HTTP_TOKEN)"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b'Bearer realm="co-mcp"'),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self._app(scope, receive, send)
+
+
+def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
+    """The streamable-HTTP ASGI app at /mcp: stateless, JSON responses, host and token checks.
+
+    On a loopback address the SDK's DNS-rebinding protection is on by default. Any other address
+    needs explicit allowed hosts and a bearer token, or it is refused (ConfigurationError).
+    """
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    security = None
+    if host not in LOCAL_HOSTS:
+        missing = [
+            name
+            for name, value in (
+                ("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts),
+                ("CO_MCP_HTTP_TOKEN", settings.http_token),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"binding {host} exposes co_mcp beyond this machine: set {' and '.join(missing)} "
+                "(the Host names clients use, and a bearer token they must send), or bind 127.0.0.1"
+            )
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+        )
+    app = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security, host=host)
+    if settings.http_token is not None:
+        return BearerGuard(app, settings.http_token.get_secret_value())
+    return app
+
+
+def serve(server: MCPServer[AppState], *, transport: str, settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP."""
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app = http_app(server, settings, host)
+    log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

@@ -1,0 +1,169 @@
+"""Command line: ``co-mcp`` serves MCP (stdio or HTTP); ``sandbox`` serves the Code Ocean emulator; ``demo``.
+
+Heavy imports (mcp, the sandbox) happen inside the command that needs them: start-up time is what a
+desktop client waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from co_mcp import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from co_mcp.api.client import CodeOceanClient
+
+log = logging.getLogger("co_mcp")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-1000000")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-3600 seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="co-mcp",
+        description="co_mcp: an MCP server for Code Ocean data assets, and a local sandbox of the Code Ocean API.",
+    )
+    parser.add_argument("--version", action="version", version=f"co-mcp {__version__}")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="serve against an embedded, in-process Code Ocean sandbox with demo data (no account needed)",
+    )
+    parser.add_argument(
+        "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default: stdio)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="HTTP transport: TCP port (default: 8000)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve a local emulator of the Code Ocean data-asset API with demo data",
+        description=(
+            "Serve a faithful local emulator of the Code Ocean data-asset API (SQLite-backed) over HTTP. "
+            "It prints the CODEOCEAN_DOMAIN and CODEOCEAN_TOKEN to point a client at it."
+        ),
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    sandbox.add_argument("--port", type=_port, default=8765, help="TCP port (default: 8765; 0 picks a free one)")
+    sandbox.add_argument("--db", default=None, help="SQLite file to keep data in (default: in memory)")
+    sandbox.add_argument("--assets", type=_count, default=200, help="demo assets to generate (default: 200)")
+    sandbox.add_argument("--seed", type=int, default=0, help="seed for the demo data (default: 0)")
+    sandbox.add_argument("--token", default=None, help="the primary user's token (default: cop_sandbox_token)")
+    sandbox.add_argument(
+        "--ready-delay", type=_seconds, default=5.0, help="seconds a new asset stays in draft (default: 5)"
+    )
+    sandbox.add_argument(
+        "--faults",
+        default=None,
+        metavar="SPEC",
+        help="inject faults, e.g. '429:0.2:retry-after=1;503:0.1@search;latency:50ms' (see co_mcp.sandbox.faults)",
+    )
+    commands.add_parser(
+        "demo",
+        help="a guided tour: starts co-mcp --sandbox as an MCP server and runs a scripted session against it",
+    )
+    return parser
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
+    from co_mcp.sandbox.server import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("the sandbox's tokens are public; binding %s exposes it beyond this machine", args.host)
+    try:
+        sandbox = Sandbox(
+            db_path=args.db,
+            assets=args.assets,
+            seed=args.seed,
+            ready_delay=args.ready_delay,
+            faults=args.faults,
+            token=args.token or DEFAULT_TOKEN,
+        )
+    except ValueError as exc:
+        print(f"co-mcp sandbox: {exc}", file=sys.stderr)
+        return 2
+    serve(sandbox, args.host, args.port)
+    return 0
+
+
+def embedded_sandbox_client(*, assets: int = 200, ready_delay: float = 3.0) -> CodeOceanClient:
+    """A client wired in-process to a fresh sandbox with demo data: no port, no account."""
+    import httpx
+
+    from co_mcp.api.client import CodeOceanClient
+    from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
+
+    sandbox = Sandbox(assets=assets, ready_delay=ready_delay)
+    # The sandbox signs file links with the host it was asked on; this one never resolves off-process.
+    return CodeOceanClient(
+        "http://sandbox.co-mcp.invalid", DEFAULT_TOKEN, transport=httpx.ASGITransport(app=sandbox.app)
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from co_mcp.config import load_settings
+    from co_mcp.errors import ConfigurationError
+
+    try:
+        settings = load_settings()
+        credentials = settings.credential_sets()
+        from co_mcp.server import build_server, serve, settings_client_factory
+
+        factory: Callable[[], CodeOceanClient]
+        if args.sandbox:
+            log.info("serving against an embedded sandbox with demo data")
+            factory = embedded_sandbox_client
+        else:
+            factory = settings_client_factory(settings)
+        server = build_server(factory, credentials=credentials)
+        serve(server, transport=args.transport, settings=settings, host=args.host, port=args.port)
+    except ConfigurationError as exc:
+        print(f"co-mcp: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # stdout belongs to the stdio transport; every log line goes to stderr.
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format=LOG_FORMAT)
+    # httpx logs every request at INFO; per-request lines belong to --log-level DEBUG.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.command == "sandbox":
+        return _run_sandbox(args)
+    if args.command == "demo":
+        from co_mcp.demo import run_demo
+
+        return run_demo()
+    return _serve(args)
