@@ -1,0 +1,90 @@
+"""Confirmation tokens for destructive actions: stateless, tamper-proof, bound to one previewed action.
+
+A token is ``v1.<expiry>.<fingerprint>.<mac>`` where mac = HMAC-SHA256(secret, "v1" | tool | canonical
+arguments | fingerprint of the previewed state | expiry). The fingerprint is a digest, not the state.
+Nothing is stored server-side, so it works with stateless HTTP and across replicas that share the
+secret (``CO_MCP_CONFIRM_SECRET``). A token is refused when:
+
+* it was altered, or made with another secret (the MAC does not match);
+* the arguments differ from the previewed ones (they are inside the MAC);
+* the state changed since the preview (the fingerprint is recomputed from a fresh read at confirm
+  time, so a token replayed after the action also fails: the action itself changed the state);
+* it expired (default 5 minutes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = ["DEFAULT_TTL", "Refusal", "TokenSigner", "canonical", "fingerprint"]
+
+DEFAULT_TTL = 300
+_VERSION = "v1"
+
+
+def canonical(value: Any) -> str:
+    """One JSON spelling for equal values: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def fingerprint(state: Any) -> str:
+    """A short digest of previewed state; equal states give equal fingerprints."""
+    return hashlib.sha256(canonical(state).encode()).hexdigest()[:32]
+
+
+class Refusal(Enum):
+    MALFORMED = "the confirm_token is not one this server issued"
+    MISMATCH = "the confirm_token belongs to a different action, different arguments, or another server"
+    EXPIRED = "the confirm_token expired"
+    CHANGED = "the data asset changed since the preview (or the action already happened)"
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    """Issues and checks confirmation tokens with one secret."""
+
+    secret: bytes
+    ttl: int = DEFAULT_TTL
+
+    @classmethod
+    def random(cls, ttl: int = DEFAULT_TTL) -> TokenSigner:
+        """A per-process secret: right for one server process; replicas need a shared one."""
+        return cls(secrets.token_bytes(32), ttl)
+
+    def _mac(self, tool: str, arguments: dict[str, Any], state_fingerprint: str, expiry: int) -> str:
+        message = "\n".join([_VERSION, tool, canonical(arguments), state_fingerprint, str(expiry)]).encode()
+        digest = hmac.new(self.secret, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def issue(self, tool: str, arguments: dict[str, Any], state_fingerprint: str, *, now: float | None = None) -> str:
+        expiry = int((time.time() if now is None else now) + self.ttl)
+        mac = self._mac(tool, arguments, state_fingerprint, expiry)
+        return f"{_VERSION}.{expiry}.{state_fingerprint}.{mac}"
+
+    def check(
+        self, token: str, tool: str, arguments: dict[str, Any], *, current: str, now: float | None = None
+    ) -> Refusal | None:
+        """None if the token confirms exactly this action on the state just read; else why not.
+
+        The token carries the fingerprint it was issued for (under the MAC), so a stale state is told
+        apart from a forged or mismatched token without any server-side memory.
+        """
+        parts = token.strip().split(".")
+        if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit() or len(parts[2]) != 32:
+            return Refusal.MALFORMED
+        expiry, previewed, mac = int(parts[1]), parts[2], parts[3]
+        if not hmac.compare_digest(self._mac(tool, arguments, previewed, expiry), mac):
+            return Refusal.MISMATCH
+        if expiry < (time.time() if now is None else now):
+            return Refusal.EXPIRED
+        if not hmac.compare_digest(previewed, current):
+            return Refusal.CHANGED
+        return None
