@@ -1,0 +1,99 @@
+"""The audit log: one JSON line per write, on disk (fsynced) before the tool reports success.
+
+Each record: time, tool, data asset ids, arguments (secrets redacted), the preview fingerprint of a
+guarded action, outcome, Code Ocean's HTTP status and message, and for a delete the asset's full
+metadata as read just before, so the record of what was deleted outlives it. ``-`` as the path sends
+lines to stderr (for deployments that collect logs); the default file lives in the user's state
+directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+__all__ = ["AuditLog", "default_audit_path", "redact"]
+
+# Keys whose values are credentials or capabilities; they never reach the log.
+SECRET_KEYS = frozenset({"confirm_token", "client_secret", "client_id", "token", "password", "secret", "authorization"})
+REDACTED = "[redacted]"
+
+
+def default_audit_path() -> Path:
+    from platformdirs import user_state_path
+
+    return user_state_path("co-mcp", appauthor=False) / "audit.jsonl"
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every secret-named key's value replaced."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if str(k).lower() in SECRET_KEYS else redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class AuditLog:
+    """Append-only JSON lines. Thread-safe; ``write`` returns once the line is durable."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self._lock = threading.Lock()
+        self.path: Path | None
+        if path is None or str(path) == "-":
+            self.path = None
+        else:
+            self.path = Path(path).expanduser()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _append(self, line: bytes) -> None:
+        with self._lock:
+            if self.path is None:
+                sys.stderr.buffer.write(line)
+                sys.stderr.flush()
+                return
+            # O_APPEND: concurrent writers (several server processes) never interleave within a line.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    async def write(
+        self,
+        tool: str,
+        *,
+        outcome: str,
+        data_asset_ids: list[str],
+        arguments: dict[str, Any],
+        status: int | None = None,
+        message: str | None = None,
+        fingerprint: str | None = None,
+        deleted: dict[str, Any] | None = None,
+    ) -> None:
+        record: dict[str, Any] = {
+            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "tool": tool,
+            "outcome": outcome,
+            "data_asset_ids": data_asset_ids,
+            "arguments": redact(arguments),
+        }
+        optional = {"status": status, "message": message, "fingerprint": fingerprint, "deleted": deleted}
+        record.update({k: v for k, v in optional.items() if v is not None})
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+        # fsync blocks; keep it off the event loop so other calls keep flowing.
+        await anyio.to_thread.run_sync(self._append, line)
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every record so far (for tests and tooling)."""
+        if self.path is None or not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
