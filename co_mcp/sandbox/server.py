@@ -1,0 +1,82 @@
+"""Serving the sandbox over real HTTP with uvicorn: in a background thread for tests, or blocking for the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterator
+
+    from co_mcp.sandbox import Sandbox
+
+__all__ = ["running", "serve"]
+
+
+def _config(sandbox: Sandbox, host: str, port: int, *, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        sandbox.app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        # Leave the host application's logging alone; uvicorn would otherwise dictConfig it.
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        loop="asyncio",
+    )
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.contextmanager
+def running(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> Iterator[str]:
+    """Serve ``sandbox`` on loopback in a background thread; yields its base URL, stops on exit.
+
+    ``port=0`` picks a free port: the socket is bound here, before uvicorn starts, so the URL is
+    known without racing the server.
+    """
+    config = _config(sandbox, host, port, log_level="warning")
+    sock = config.bind_socket()
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="co-mcp-sandbox", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the sandbox server stopped while starting; see the log above")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the sandbox server did not start within {timeout:g} s")
+            time.sleep(0.005)
+        yield _url(host, sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
+
+
+def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve ``sandbox`` in the foreground until interrupted (Ctrl-C); for ``co-mcp sandbox``."""
+    config = _config(sandbox, host, port, log_level="info")
+    sock = config.bind_socket()
+    url = _url(host, sock)
+    print(
+        f"co-mcp sandbox: Code Ocean API emulator at {url} (CODEOCEAN_DOMAIN={url})\n"
+        f"  token: {sandbox.token_for(sandbox.primary_name)}   "
+        f"({len(sandbox.users)} users, {sandbox.store.count_assets()} data assets)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
