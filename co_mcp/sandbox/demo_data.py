@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from co_mcp.sandbox.files import family_digits
 from co_mcp.sandbox.records import (
     AssetRecord,
     AssetState,
@@ -102,27 +103,27 @@ DEMO_RUNNING_COMPUTATION_ID: Final = "c0de0006-6f1a-4c2e-9b3d-5e7a00000006"
 
 # --- anchor assets (fixed ids whatever the seed; present when n is large enough) --------------------
 
-DEMO_DATASET_ID: Final = "da7a0001-2b3c-4d5e-8f60-a1b2c3d40001"
+DEMO_DATASET_ID: Final = "da7a0001-2b3c-4d5e-8f60-a1b2c3d40010"
 """Alice's ready internal dataset ``scRNA-seq PBMC 10k donors batch 3``, shared with bob, favourite."""
-DEMO_RESULT_ID: Final = "da7a0002-2b3c-4d5e-8f60-a1b2c3d40002"
+DEMO_RESULT_ID: Final = "da7a0002-2b3c-4d5e-8f60-a1b2c3d40020"
 """Alice's result asset (cell-type annotation) whose input is ``DEMO_DATASET_ID``."""
-DEMO_EXTERNAL_ID: Final = "da7a0003-2b3c-4d5e-8f60-a1b2c3d40003"
+DEMO_EXTERNAL_ID: Final = "da7a0003-2b3c-4d5e-8f60-a1b2c3d40032"
 """Alice's external dataset kept on S3 (``source_bucket.external`` true): not listable."""
-DEMO_SHARED_ID: Final = "da7a0004-2b3c-4d5e-8f60-a1b2c3d40004"
+DEMO_SHARED_ID: Final = "da7a0004-2b3c-4d5e-8f60-a1b2c3d40042"
 """Bob's two-photon imaging session shared with alice as editor."""
-DEMO_COMBINED_ID: Final = "da7a0005-2b3c-4d5e-8f60-a1b2c3d40005"
+DEMO_COMBINED_ID: Final = "da7a0005-2b3c-4d5e-8f60-a1b2c3d40057"
 """Alice's combined asset holding ``DEMO_DATASET_ID`` and ``DEMO_SHARED_ID``."""
-DEMO_ARCHIVED_ID: Final = "da7a0006-2b3c-4d5e-8f60-a1b2c3d40006"
+DEMO_ARCHIVED_ID: Final = "da7a0006-2b3c-4d5e-8f60-a1b2c3d40061"
 """Alice's archived GWAS summary statistics."""
-DEMO_DRAFT_ID: Final = "da7a0007-2b3c-4d5e-8f60-a1b2c3d40007"
+DEMO_DRAFT_ID: Final = "da7a0007-2b3c-4d5e-8f60-a1b2c3d40070"
 """Alice's draft that settles into ``ready`` 30 s after ``now``."""
-DEMO_FAILED_ID: Final = "da7a0008-2b3c-4d5e-8f60-a1b2c3d40008"
+DEMO_FAILED_ID: Final = "da7a0008-2b3c-4d5e-8f60-a1b2c3d40084"
 """Alice's failed import (``failure_reason`` set)."""
-DEMO_PRIVATE_ID: Final = "da7a0009-2b3c-4d5e-8f60-a1b2c3d40009"
+DEMO_PRIVATE_ID: Final = "da7a0009-2b3c-4d5e-8f60-a1b2c3d40092"
 """Carol's private dataset, shared with nobody: invisible to alice."""
-DEMO_RELEASE_ID: Final = "da7a000a-2b3c-4d5e-8f60-a1b2c3d4000a"
+DEMO_RELEASE_ID: Final = "da7a000a-2b3c-4d5e-8f60-a1b2c3d400a0"
 """Alice's dataset used by a release pipeline: transferring it needs ``force``."""
-DEMO_MODEL_ID: Final = "da7a000b-2b3c-4d5e-8f60-a1b2c3d4000b"
+DEMO_MODEL_ID: Final = "da7a000b-2b3c-4d5e-8f60-a1b2c3d400b7"
 """Alice's trained model asset, visible to everyone."""
 
 ANCHOR_IDS: Final[tuple[str, ...]] = (
@@ -235,6 +236,7 @@ class _Theme:
     """One scientific area: how its assets are named, tagged, described and sized."""
 
     key: str
+    family: str  # files.FAMILIES entry: the folder layout of its assets, encoded in their ids
     modality: str
     species: tuple[str, ...]
     instruments: tuple[str, ...]
@@ -252,6 +254,7 @@ class _Theme:
 _THEMES: Final[tuple[_Theme, ...]] = (
     _Theme(
         "scrna",
+        "sequencing",
         "scRNA-seq",
         ("Homo sapiens", "Homo sapiens", "Mus musculus"),
         ("10x Genomics Chromium X", "Illumina NovaSeq 6000"),
@@ -282,6 +285,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "bulk",
+        "sequencing",
         "bulk RNA-seq",
         ("Homo sapiens", "Mus musculus", "Danio rerio"),
         ("Illumina NovaSeq 6000", "Illumina NextSeq 2000"),
@@ -309,6 +313,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "gwas",
+        "variants",
         "genotyping array",
         ("Homo sapiens",),
         ("Illumina Infinium GSA", "Illumina NovaSeq 6000"),
@@ -337,6 +342,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "epigenomics",
+        "sequencing",
         "ATAC-seq",
         ("Homo sapiens", "Mus musculus"),
         ("Illumina NovaSeq 6000", "Illumina NextSeq 2000"),
@@ -358,6 +364,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         6,
     ),
     _Theme(
+        "proteomics",
         "proteomics",
         "mass spectrometry",
         ("Homo sapiens", "Mus musculus"),
@@ -381,6 +388,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "twophoton",
+        "imaging",
         "two-photon imaging",
         ("Mus musculus",),
         ("Bruker Ultima 2Pplus", "Thorlabs Bergamo II"),
@@ -408,6 +416,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "em",
+        "volume_em",
         "electron microscopy",
         ("Mus musculus", "Drosophila melanogaster"),
         ("Zeiss GeminiSEM 460",),
@@ -426,6 +435,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "lightsheet",
+        "imaging",
         "light-sheet microscopy",
         ("Mus musculus", "Danio rerio"),
         ("Zeiss Lightsheet 7",),
@@ -441,6 +451,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "fmri",
+        "mri",
         "fMRI",
         ("Homo sapiens", "Macaca mulatta"),
         ("Siemens MAGNETOM Prisma 3T",),
@@ -458,6 +469,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         6,
     ),
     _Theme(
+        "ephys",
         "ephys",
         "extracellular electrophysiology",
         ("Mus musculus", "Macaca mulatta"),
@@ -480,6 +492,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
     ),
     _Theme(
         "pathology",
+        "imaging",
         "histology",
         ("Homo sapiens",),
         ("Leica Aperio GT 450",),
@@ -699,6 +712,11 @@ def _uuid(rng: _Rng) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+def _asset_id(rng: _Rng, family: str) -> str:
+    # The last hex digit tells files.py which folder layout to give the asset (see files.family_of).
+    return _uuid(rng)[:-1] + rng.pick(family_digits(family))
+
+
 def _hex40(rng: _Rng) -> str:
     return f"{rng.getrandbits(160):040x}"
 
@@ -819,7 +837,7 @@ class _Generator:
         flo, fhi = theme.log10_files
         files = max(1, min(size // 512, int(10 ** rng.uniform(flo, fhi))))
         asset = AssetRecord(
-            id=_uuid(rng),
+            id=_asset_id(rng, theme.family),
             created=created,
             name=name,
             mount=_mount(name),
