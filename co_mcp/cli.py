@@ -134,8 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings()
-        credentials = settings.credential_sets()
-        from co_mcp.server import build_server, serve, settings_client_factory
+        from co_mcp.server import ServerOptions, build_server, serve, settings_client_factory
+
+        options = ServerOptions.from_settings(settings)
 
         factory: Callable[[], CodeOceanClient]
         if args.sandbox:
@@ -143,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
             factory = embedded_sandbox_client
         else:
             factory = settings_client_factory(settings)
-        server = build_server(factory, credentials=credentials)
+        server = build_server(factory, options=options)
         serve(server, transport=args.transport, settings=settings, host=args.host, port=args.port)
     except ConfigurationError as exc:
         print(f"co-mcp: {exc}", file=sys.stderr)

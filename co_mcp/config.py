@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -77,6 +77,24 @@ class Settings(BaseSettings):
     )
     credentials_file: Path | None = Field(default=None, description="JSON file of named cloud credential sets")
 
+    read_only: bool = Field(default=False, description="Register no write tools at all")
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Only these tools (comma-separated names); empty means all"
+    )
+    disable: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Never these tools (comma-separated names)"
+    )
+    confirm: Literal["auto", "elicit", "token"] = Field(
+        default="auto",
+        description="How destructive tools are confirmed: ask the user through the client when it can (auto), "
+        "only that way (elicit), or always by preview and confirm_token (token)",
+    )
+    confirm_secret: SecretStr | None = Field(
+        default=None, description="Signs confirm tokens; share it across replicas (default: random per process)"
+    )
+    confirm_ttl: int = Field(default=300, ge=30, le=3600, description="Seconds a confirm_token stays valid")
+    audit_log: str | None = Field(default=None, description="Audit log file; '-' for stderr (default: state dir)")
+
     http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host headers the HTTP transport accepts (comma-separated)"
@@ -98,7 +116,7 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("allowed_hosts", "allowed_origins", "tools", "disable", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _names(value) if isinstance(value, str | type(None)) else value

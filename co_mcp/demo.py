@@ -87,8 +87,8 @@ class Tour:
 
         heading(6, "Create a data asset from S3 and wait for it, with progress")
 
-        async def progress(done: float, total: float | None, message: str | None) -> None:
-            say(f"  … progress {done:.0f}/{total or 0:.0f} s: {message or ''}")
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            say(f"  … {progress:.0f} of at most {total or 0:.0f} s: {message or ''}")
 
         created = await self.call(
             "create_data_asset",

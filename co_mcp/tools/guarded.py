@@ -1,0 +1,427 @@
+"""Destructive tools' logic: plan (read state, describe consequences) and execute, one item at a time.
+
+A *plan* never changes anything: it reads each asset, what depends on it, and (for share) the
+current permissions, and describes in human terms exactly what would happen. Its fingerprint digests
+the state the description was made from, so a confirmation can be tied to it. *Execute* acts on the
+plan's items one by one; one failure does not hide the others, and nothing pretends to roll back.
+Every attempt is written to the audit log before the result is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio
+from pydantic import Field, field_validator, model_validator
+
+from co_mcp.api.models import (
+    AWSS3Target,
+    DataAssetSearchParams,
+    DataAssetType,
+    GroupPermission,
+    Permissions,
+    Target,
+    TransferDataParams,
+    UserPermission,
+)
+from co_mcp.confirm import fingerprint
+from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError
+from co_mcp.text import human_size
+from co_mcp.tools.common import Args, DataAssetId
+from co_mcp.tools.views import View, asset_detail
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from co_mcp.api.client import CodeOceanClient
+    from co_mcp.api.models import DataAsset
+    from co_mcp.audit import AuditLog
+
+__all__ = [
+    "ArchiveArgs",
+    "DeleteArgs",
+    "GuardResult",
+    "GuardedArgs",
+    "Plan",
+    "ShareArgs",
+    "TransferArgs",
+    "execute",
+    "plan_archive",
+    "plan_delete",
+    "plan_share",
+    "plan_transfer",
+]
+
+MAX_BATCH = 50
+PLAN_CONCURRENCY = 8
+MAX_DEPENDENTS = 20
+ExplainFn = Callable[[Exception], str]
+
+
+class GuardedArgs(Args):
+    data_asset_ids: Annotated[list[DataAssetId], Field(min_length=1, max_length=MAX_BATCH, description="up to 50 ids")]
+    confirm_token: Annotated[
+        str | None, Field(max_length=300, description="from this tool's preview, after the user said yes")
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_id_is_a_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("data_asset_ids"), str):
+            return {**data, "data_asset_ids": [data["data_asset_ids"]]}
+        return data
+
+    def ids(self) -> list[str]:
+        return list(dict.fromkeys(str(i) for i in self.data_asset_ids))
+
+    def signed(self) -> dict[str, Any]:
+        """The arguments a confirmation token is bound to: everything but the token, canonical ids."""
+        data = self.model_dump(mode="json", exclude={"confirm_token"})
+        data["data_asset_ids"] = self.ids()
+        return data
+
+
+class ArchiveArgs(GuardedArgs):
+    pass
+
+
+class DeleteArgs(GuardedArgs):
+    pass
+
+
+class UserShare(Args):
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    role: Literal["owner", "editor", "viewer"]
+
+    @field_validator("email")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class GroupShare(Args):
+    group: Annotated[str, Field(min_length=1, max_length=200)]
+    role: Literal["owner", "editor", "viewer", "discoverable"]
+
+
+class ShareArgs(GuardedArgs):
+    users: Annotated[list[UserShare] | None, Field(max_length=50, description="added or role changed")] = None
+    groups: Annotated[list[GroupShare] | None, Field(max_length=50)] = None
+    everyone: Literal["viewer", "discoverable", "none"] | None = None
+    share_assets: Annotated[bool | None, Field(description="also share attached assets and capsules")] = None
+
+    @model_validator(mode="after")
+    def _some_change(self) -> ShareArgs:
+        if not self.users and not self.groups and self.everyone is None and self.share_assets is None:
+            raise ValueError("nothing to share: give users, groups, everyone or share_assets")
+        return self
+
+
+class TransferArgs(GuardedArgs):
+    bucket: Annotated[str, Field(min_length=3, max_length=255, description="target S3 bucket")]
+    prefix: Annotated[str | None, Field(max_length=1024)] = None
+    endpoint_name: Annotated[str | None, Field(max_length=255)] = None
+    force: Annotated[bool, Field(description="required when release pipelines use the asset")] = False
+
+
+@dataclass
+class PlanItem:
+    """What would happen to one asset, and the state that judgement rests on."""
+
+    data_asset_id: str
+    asset: DataAsset | None = None
+    error: str | None = None  # it cannot be acted on (not found, no access)
+    no_change: str | None = None  # it is already in the requested state
+    lines: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    permissions: Permissions | None = None  # share: the permissions to send
+
+    @property
+    def actionable(self) -> bool:
+        return self.asset is not None and self.error is None and self.no_change is None
+
+    def label(self) -> str:
+        if self.asset is None:
+            return self.data_asset_id
+        return f'"{self.asset.name}" ({self.data_asset_id})'
+
+
+@dataclass
+class Plan:
+    tool: str
+    verb: str  # "archive", "permanently delete", ...
+    items: list[PlanItem]
+    warning: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({i.data_asset_id: [i.state, i.error, i.no_change] for i in self.items})
+
+    @property
+    def actionable(self) -> list[PlanItem]:
+        return [i for i in self.items if i.actionable]
+
+    def text(self) -> str:
+        act = self.actionable
+        lines = [f"Preview: {self.verb} {len(act)} data asset(s). {self.warning}" if act else "Nothing to do."]
+        for n, item in enumerate(act, 1):
+            lines.append(f"{n}. {item.label()}")
+            lines += [f"   {line}" for line in item.lines]
+        lines += [f"- {i.label()}: no change, {i.no_change}" for i in self.items if i.no_change]
+        lines += [f"- {i.label()}: cannot {self.verb}: {i.error}" for i in self.items if i.error]
+        return "\n".join(lines)
+
+
+def _asset_line(asset: DataAsset) -> str:
+    owner = asset.owner_email or asset.owner
+    created = asset_detail(asset).created
+    return f"{asset.type}, {asset.state} · {human_size(asset.size)} · owner {owner} · created {created}"
+
+
+async def _dependents(client: CodeOceanClient, asset: DataAsset) -> list[str]:
+    """Combined assets that contain it, and result assets whose provenance lists it."""
+    found: list[str] = []
+    combined = await client.search_data_assets(
+        DataAssetSearchParams(query=f"contained_data_id:{asset.id}", limit=MAX_DEPENDENTS)
+    )
+    found += [f'combined "{a.name}" ({a.id})' for a in combined.results if a.id != asset.id]
+    # Results name their inputs in provenance; a free-text search for the id finds candidates, and
+    # the provenance check keeps only true dependents.
+    results = await client.search_data_assets(
+        DataAssetSearchParams(query=asset.id, type=DataAssetType.RESULT, limit=MAX_DEPENDENTS)
+    )
+    found += [
+        f'result "{a.name}" ({a.id})'
+        for a in results.results
+        if a.provenance and asset.id in (a.provenance.data_assets or [])
+    ]
+    return found
+
+
+async def _is_archived(client: CodeOceanClient, asset: DataAsset) -> bool:
+    """The API has no archived flag on assets; an archived-only search by name tells."""
+    name = asset.name.replace('"', " ")
+    page = await client.search_data_assets(DataAssetSearchParams(query=f'name:"{name}"', archived=True, limit=100))
+    return any(a.id == asset.id for a in page.results)
+
+
+async def _plan(
+    client: CodeOceanClient,
+    ids: list[str],
+    explain: ExplainFn,
+    describe: Callable[[PlanItem], Awaitable[None]],
+) -> list[PlanItem]:
+    items = {i: PlanItem(i) for i in ids}
+    limiter = anyio.CapacityLimiter(PLAN_CONCURRENCY)
+
+    async def one(item: PlanItem) -> None:
+        async with limiter:
+            try:
+                item.asset = await client.get_data_asset(item.data_asset_id)
+                item.state["asset"] = [item.asset.name, str(item.asset.state), item.asset.size, item.asset.owner]
+                await describe(item)
+            except CodeOceanError as exc:
+                item.error = explain(exc)
+                item.state = {"error": type(exc).__name__}
+
+    async with anyio.create_task_group() as group:
+        for item in items.values():
+            group.start_soon(one, item)
+    return list(items.values())
+
+
+async def plan_archive(client: CodeOceanClient, args: ArchiveArgs, explain: ExplainFn) -> Plan:
+    async def describe(item: PlanItem) -> None:
+        assert item.asset is not None
+        archived, dependents = await _is_archived(client, item.asset), await _dependents(client, item.asset)
+        item.state.update(archived=archived, dependents=dependents)
+        if archived:
+            item.no_change = "already archived"
+            return
+        item.lines = [_asset_line(item.asset)]
+        item.lines.append("used by: " + "; ".join(dependents) if dependents else "nothing found that uses it")
+
+    items = await _plan(client, args.ids(), explain, describe)
+    return Plan(
+        "archive_data_asset",
+        "archive",
+        items,
+        "Archived assets disappear from default searches, and capsules or pipelines that use them may break. "
+        "unarchive_data_asset reverses it.",
+    )
+
+
+async def plan_delete(client: CodeOceanClient, args: DeleteArgs, explain: ExplainFn) -> Plan:
+    async def describe(item: PlanItem) -> None:
+        assert item.asset is not None
+        dependents = await _dependents(client, item.asset)
+        item.state["dependents"] = dependents
+        files = f", {item.asset.files} files" if item.asset.files is not None else ""
+        item.lines = [_asset_line(item.asset) + files]
+        if item.asset.is_external:
+            item.lines.append("external: the files in the bucket stay; the Code Ocean record goes")
+        item.lines.append("used by: " + "; ".join(dependents) if dependents else "nothing found that uses it")
+
+    items = await _plan(client, args.ids(), explain, describe)
+    return Plan(
+        "delete_data_asset",
+        "permanently delete",
+        items,
+        "Deletion cannot be undone: the files, metadata and provenance are lost, and whatever uses them breaks.",
+    )
+
+
+def _merge(current: Permissions, args: ShareArgs) -> tuple[Permissions, list[str]]:
+    """The permissions to send (upserts) and a before -> after line per change."""
+    changes: list[str] = []
+    users = {u.email.lower(): str(u.role) for u in current.users or []}
+    send_users: list[UserPermission] = []
+    for user in args.users or []:
+        before = users.get(user.email)
+        if before != user.role:
+            changes.append(f"user {user.email}: {before or 'no access'} -> {user.role}")
+            send_users.append(UserPermission(email=user.email, role=user.role))
+    groups = {g.group: str(g.role) for g in current.groups or []}
+    send_groups: list[GroupPermission] = []
+    for group in args.groups or []:
+        before = groups.get(group.group)
+        if before != group.role:
+            changes.append(f'group "{group.group}": {before or "no access"} -> {group.role}')
+            send_groups.append(GroupPermission(group=group.group, role=group.role))
+    everyone = None
+    current_everyone = str(current.everyone or "none")
+    if args.everyone is not None and args.everyone != current_everyone:
+        changes.append(f"everyone: {current_everyone} -> {args.everyone}")
+        everyone = args.everyone
+    share_assets = None
+    if args.share_assets is not None and args.share_assets != bool(current.share_assets):
+        changes.append(f"share_assets: {str(bool(current.share_assets)).lower()} -> {str(args.share_assets).lower()}")
+        share_assets = args.share_assets
+    send = Permissions(
+        users=send_users or None, groups=send_groups or None, everyone=everyone, share_assets=share_assets
+    )
+    return send, changes
+
+
+async def plan_share(client: CodeOceanClient, args: ShareArgs, explain: ExplainFn) -> Plan:
+    async def describe(item: PlanItem) -> None:
+        assert item.asset is not None
+        current = await client.get_permissions(item.data_asset_id)
+        item.state["permissions"] = current.model_dump(mode="json")
+        item.permissions, changes = _merge(current, args)
+        if not changes:
+            item.no_change = "it already has these permissions"
+            return
+        item.lines = [_asset_line(item.asset), *changes]
+
+    items = await _plan(client, args.ids(), explain, describe)
+    return Plan(
+        "share_data_asset",
+        "change who can use",
+        items,
+        "New users and groups can see (or edit) the data; everyone=viewer opens it to the whole deployment.",
+    )
+
+
+async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: ExplainFn) -> Plan:
+    target = f"s3://{args.bucket}/{args.prefix or ''}" + (
+        f" (endpoint {args.endpoint_name})" if args.endpoint_name else ""
+    )
+
+    async def describe(item: PlanItem) -> None:
+        assert item.asset is not None
+        source = item.asset.source_bucket
+        item.state["source"] = source.model_dump(mode="json") if source else None
+        item.state["last_transferred"] = item.asset.last_transferred
+        where = f"s3://{source.bucket}/{source.prefix or ''}" if source and source.bucket else "Code Ocean storage"
+        item.lines = [_asset_line(item.asset), f"files move: {where} -> {target}; the asset becomes external"]
+
+    items = await _plan(client, args.ids(), explain, describe)
+    return Plan(
+        "transfer_data_asset",
+        "transfer",
+        items,
+        "Transfer moves the files to another S3 location (admin only); force is needed if release pipelines "
+        "use an asset.",
+    )
+
+
+class GuardItem(View):
+    id: str
+    name: str | None = None
+    outcome: Literal["done", "failed", "no_change", "skipped"]
+    detail: str | None = None
+
+
+class GuardResult(View):
+    """A guarded call's outcome: a preview (nothing done, maybe a token) or per-item results."""
+
+    tool: str
+    performed: bool
+    preview: str
+    confirm_token: str | None = None
+    expires_in: int | None = None
+    refused: str | None = None
+    items: list[GuardItem] = []
+
+
+async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> None:
+    data_asset_id = item.data_asset_id
+    if isinstance(args, DeleteArgs):
+        await client.delete_data_asset(data_asset_id)
+    elif isinstance(args, ArchiveArgs):
+        await client.archive_data_asset(data_asset_id, archive=True)
+    elif isinstance(args, ShareArgs):
+        assert item.permissions is not None
+        await client.update_permissions(data_asset_id, item.permissions)
+    elif isinstance(args, TransferArgs):
+        params = TransferDataParams(
+            target=Target(aws=AWSS3Target(bucket=args.bucket, prefix=args.prefix, endpoint_name=args.endpoint_name)),
+            force=args.force or None,
+        )
+        await client.transfer_data_asset(data_asset_id, params)
+    else:  # pragma: no cover - every guarded argument model is handled above
+        raise TypeError(type(args).__name__)
+
+
+async def execute(
+    client: CodeOceanClient, plan: Plan, args: GuardedArgs, audit: AuditLog, explain: ExplainFn
+) -> list[GuardItem]:
+    """Act on each actionable item in order; audit each attempt before reporting it."""
+    outcomes: list[GuardItem] = []
+    arguments = args.signed()
+    for item in plan.items:
+        name = item.asset.name if item.asset else None
+        if item.error is not None:
+            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="skipped", detail=item.error))
+            continue
+        if item.no_change is not None:
+            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="no_change", detail=item.no_change))
+            continue
+        deleted = asset_detail(item.asset).wire() if isinstance(args, DeleteArgs) and item.asset else None
+        if deleted is not None:
+            # Written before the delete: if the process dies mid-call, the record of the asset survives.
+            await audit.write(
+                plan.tool, outcome="attempt", data_asset_ids=[item.data_asset_id], arguments=arguments,
+                fingerprint=plan.fingerprint, deleted=deleted,
+            )  # fmt: skip
+        try:
+            await _act(client, args, item)
+        except CodeOceanError as exc:
+            status = exc.status_code if isinstance(exc, APIStatusError) else None
+            message = exc.message if isinstance(exc, APIStatusError) else str(exc)
+            await audit.write(
+                plan.tool, outcome="failed", data_asset_ids=[item.data_asset_id], arguments=arguments,
+                status=status, message=message, fingerprint=plan.fingerprint,
+            )  # fmt: skip
+            detail = "it disappeared between preview and action" if isinstance(exc, NotFoundError) else explain(exc)
+            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="failed", detail=detail))
+            continue
+        await audit.write(
+            plan.tool, outcome="done", data_asset_ids=[item.data_asset_id], arguments=arguments,
+            status=204, fingerprint=plan.fingerprint, deleted=deleted,
+        )  # fmt: skip
+        outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="done"))
+    return outcomes
