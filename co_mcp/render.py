@@ -32,6 +32,7 @@ from co_mcp.errors import (
 from co_mcp.text import human_size
 from co_mcp.tools.assets import CreateResult, GetResult, UpdateResult, WaitResult
 from co_mcp.tools.files import FileUrls, FolderListing, ReadFileResult
+from co_mcp.tools.guarded import GuardResult
 from co_mcp.tools.schema import MetadataSchema
 from co_mcp.tools.search import SearchResult
 from co_mcp.tools.views import AssetDetail, AssetSummary, PermissionsView, View
@@ -230,6 +231,41 @@ def _(view: MetadataSchema) -> str:
         if f.type == "date":
             bits.append("as epoch seconds")
         lines.append(f"{quoted(f.name)}: {', '.join(bits)}")
+    return "\n".join(lines)
+
+
+_VERBS = {
+    "archive_data_asset": "archived",
+    "delete_data_asset": "deleted",
+    "share_data_asset": "permissions changed",
+    "transfer_data_asset": "transfer started",
+}
+
+
+@render.register
+def _(view: GuardResult) -> str:
+    if view.performed:
+        done = sum(1 for item in view.items if item.outcome == "done")
+        lines = [f"Done for {done} of {len(view.items)} data asset(s):"]
+        for item in view.items:
+            label = f"{quoted(item.name)} {item.id}" if item.name else item.id
+            if item.outcome == "done":
+                lines.append(f"- {label}: {_VERBS.get(view.tool, 'done')}")
+            else:
+                lines.append(
+                    f"- {label}: {item.outcome.replace('_', ' ')}" + (f", {item.detail}" if item.detail else "")
+                )
+        return "\n".join(lines)
+    lines = [view.refused] if view.refused else []
+    if view.preview:
+        lines.append(view.preview)
+    if view.confirm_token:
+        minutes = max(1, (view.expires_in or 300) // 60)
+        lines.append(
+            "Nothing has been done. Show this preview to the user and ask for an explicit yes. Only after it, call "
+            f"{view.tool} again with the same arguments plus confirm_token={quoted(view.confirm_token)} "
+            f"(valid {minutes} min). If they say no, do not call it again."
+        )
     return "\n".join(lines)
 
 

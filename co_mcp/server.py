@@ -539,26 +539,25 @@ async def _guarded_call(
             f"{tool} needs the user's confirmation through the MCP client (elicitation), and this client cannot "
             "ask; this server is set to require it (CO_MCP_CONFIRM=elicit). Nothing was done."
         )
-    if not plan.actionable:
-        return guarded.GuardResult(tool=tool, performed=False, preview=plan.text())
     signed = args.signed()
-    fresh = options.signer.issue(tool, signed, plan.fingerprint)
-    if args.confirm_token is None:
-        return guarded.GuardResult(
-            tool=tool, performed=False, preview=plan.text(), confirm_token=fresh, expires_in=options.signer.ttl
-        )
-    refusal = options.signer.check(args.confirm_token, tool, signed, current=plan.fingerprint)
-    if refusal is not None:
-        return guarded.GuardResult(
-            tool=tool,
-            performed=False,
-            preview=plan.text(),
-            refused=f"{refusal.value}; nothing was done. This is a fresh preview with a new token.",
-            confirm_token=fresh,
-            expires_in=options.signer.ttl,
-        )
-    items = await guarded.execute(state.client, plan, args, options.audit, explain)
-    return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
+    fresh = options.signer.issue(tool, signed, plan.fingerprint) if plan.actionable else None
+    expires = options.signer.ttl if fresh else None
+    if args.confirm_token is not None:
+        refusal = options.signer.check(args.confirm_token, tool, signed, current=plan.fingerprint)
+        if refusal is None and plan.actionable:
+            items = await guarded.execute(state.client, plan, args, options.audit, explain)
+            return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
+        if refusal is not None:
+            again = " This is a fresh preview with a new token." if fresh else ""
+            return guarded.GuardResult(
+                tool=tool,
+                performed=False,
+                preview=plan.text(),
+                refused=f"{refusal.value}; nothing was done.{again}",
+                confirm_token=fresh,
+                expires_in=expires,
+            )
+    return guarded.GuardResult(tool=tool, performed=False, preview=plan.text(), confirm_token=fresh, expires_in=expires)
 
 
 def _build_tool(spec: ToolSpec) -> Tool:
@@ -590,11 +589,12 @@ def _build_tool(spec: ToolSpec) -> Tool:
 
 def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], extra: list[inspect.Parameter]) -> Tool:
     args_model = spec.args
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *extra]
+    returns = Annotated[CallToolResult, spec.output]
+    # The SDK reads parameters from the signature and Resolve markers from the type hints: set both.
     call.__name__ = spec.name
-    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *extra],
-        return_annotation=Annotated[CallToolResult, spec.output],
-    )
+    call.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
     tool = Tool.from_function(
         call,
         name=spec.name,

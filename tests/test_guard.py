@@ -1,0 +1,402 @@
+"""The confirmation guard: nothing destructive reaches Code Ocean without a confirmation of exactly that action.
+
+Each guarded tool is driven through the real protocol in both eras, on both confirmation paths
+(elicitation, and preview + confirm_token), and the sandbox's request log is the witness of what
+did or did not arrive.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client.session import ClientRequestContext, ElicitationFnT
+from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
+
+from co_mcp.api import CodeOceanClient
+from co_mcp.api.models import DataAssetParams
+from co_mcp.confirm import TokenSigner
+from co_mcp.sandbox import Sandbox
+from tests.conftest import SECRET, ServerFactory
+
+pytestmark = pytest.mark.anyio
+
+# What each guarded tool sends when it acts, as the sandbox's request log names it.
+DESTRUCTIVE_OPERATIONS = {"delete", "archive", "set_permissions", "transfer"}
+
+
+@dataclass(frozen=True)
+class Case:
+    tool: str
+    user: str  # transfer is for admins
+    extra: dict[str, Any]
+    operation: str
+    done: Callable[[Sandbox, str], bool]
+
+
+def _archived(sandbox: Sandbox, asset_id: str) -> bool:
+    record = sandbox.store.get_asset(asset_id)
+    return record is not None and record.archived
+
+
+def _deleted(sandbox: Sandbox, asset_id: str) -> bool:
+    return sandbox.store.get_asset(asset_id) is None
+
+
+def _shared(sandbox: Sandbox, asset_id: str) -> bool:
+    record = sandbox.store.get_asset(asset_id)
+    return record is not None and record.shared_users.get("carol@example.org") == "editor"
+
+
+def _transferred(sandbox: Sandbox, asset_id: str) -> bool:
+    record = sandbox.store.get_asset(asset_id)
+    return record is not None and bool(record.source_bucket) and record.source_bucket.get("bucket") == "cold-archive"  # type: ignore[union-attr]
+
+
+CASES = [
+    Case("archive_data_asset", "alice", {}, "archive", _archived),
+    Case("delete_data_asset", "alice", {}, "delete", _deleted),
+    Case(
+        "share_data_asset",
+        "alice",
+        {"users": [{"email": "carol@example.org", "role": "editor"}]},
+        "set_permissions",
+        _shared,
+    ),
+    Case(
+        "transfer_data_asset",
+        "admin",
+        {"bucket": "cold-archive", "prefix": "2026", "force": True},
+        "transfer",
+        _transferred,
+    ),
+]
+IDS = [case.tool for case in CASES]
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def target(sandbox: Sandbox) -> str:
+    """An active, ready asset of alice's that no test has touched, not shared with carol yet."""
+    alice = sandbox.users["alice"].id
+    for record in sandbox.store.all_assets():
+        if (
+            record.owner_id == alice
+            and record.state == "ready"
+            and not record.archived
+            and "carol@example.org" not in record.shared_users
+        ):
+            return record.id
+    raise LookupError("no target asset")
+
+
+def destructive_requests(sandbox: Sandbox) -> list[str]:
+    return [e.operation or "" for e in sandbox.request_log.entries if e.operation in DESTRUCTIVE_OPERATIONS]
+
+
+def answering(action: str, content: dict[str, Any] | None = None, asked: list[str] | None = None) -> ElicitationFnT:
+    async def elicit(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        if asked is not None:
+            asked.append(params.message)
+        return ElicitResult(action=action, content=content)
+
+    return elicit
+
+
+# --- preview + token path (client without elicitation) ------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_token_path_previews_first_and_acts_only_with_the_token(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id], **case.extra}
+    async with Client(make_server(case.user), mode=mode) as client:
+        sandbox.request_log.clear()
+        preview = await client.call_tool(case.tool, arguments)
+        assert not preview.is_error, text(preview)
+        assert destructive_requests(sandbox) == []
+        assert not case.done(sandbox, asset_id)
+        data = preview.structured_content
+        assert data is not None
+        assert data["performed"] is False
+        assert asset_id in data["preview"]
+        assert "explicit yes" in text(preview)
+
+        confirmed = await client.call_tool(case.tool, {**arguments, "confirm_token": data["confirm_token"]})
+    assert not confirmed.is_error, text(confirmed)
+    assert confirmed.structured_content is not None
+    assert confirmed.structured_content["performed"] is True
+    assert destructive_requests(sandbox) == [case.operation]
+    assert case.done(sandbox, asset_id)
+
+
+# --- elicitation path ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_elicitation_accept_acts_in_one_call_after_showing_the_preview(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    asked: list[str] = []
+    elicit = answering("accept", {"confirm": True}, asked)
+    async with Client(make_server(case.user), mode=mode, elicitation_callback=elicit) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool(case.tool, {"data_asset_ids": [asset_id], **case.extra})
+    assert not result.is_error, text(result)
+    assert len(asked) == 1
+    assert asset_id in asked[0]
+    assert destructive_requests(sandbox) == [case.operation]
+    assert case.done(sandbox, asset_id)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize(
+    ("action", "content"),
+    [("decline", None), ("cancel", None), ("accept", {"confirm": False})],
+    ids=["decline", "cancel", "no"],
+)
+async def test_elicitation_without_a_yes_sends_nothing(
+    case: Case, action: str, content: dict[str, Any] | None, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    async with Client(make_server(case.user), mode=mode, elicitation_callback=answering(action, content)) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool(case.tool, {"data_asset_ids": [asset_id], **case.extra})
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    assert result.structured_content["performed"] is False
+    assert "nothing was done" in text(result).lower()
+    assert destructive_requests(sandbox) == []
+    assert not case.done(sandbox, asset_id)
+
+
+async def test_a_token_does_not_bypass_elicitation_when_the_client_can_ask(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server(), mode=mode) as plain:
+        token = (await plain.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
+    async with Client(make_server(), mode=mode, elicitation_callback=answering("decline")) as asking:
+        sandbox.request_log.clear()
+        result = await asking.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert destructive_requests(sandbox) == []
+    assert result.structured_content is not None
+    assert result.structured_content["performed"] is False
+
+
+async def test_strict_mode_refuses_when_the_client_cannot_ask(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    async with Client(make_server(confirm="elicit"), mode=mode) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool("delete_data_asset", {"data_asset_ids": [target(sandbox)]})
+    assert result.is_error
+    assert "CO_MCP_CONFIRM=elicit" in text(result)
+    assert destructive_requests(sandbox) == []
+
+
+# --- token refusals: one test each -----------------------------------------------------------------
+
+
+async def preview_token(client: Client, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool("delete_data_asset", arguments)
+    assert result.structured_content is not None
+    token = result.structured_content["confirm_token"]
+    assert isinstance(token, str)
+    return token
+
+
+async def assert_refused(client: Client, sandbox: Sandbox, arguments: dict[str, Any], reason: str) -> None:
+    sandbox.request_log.clear()
+    result = await client.call_tool("delete_data_asset", arguments)
+    assert not result.is_error, text(result)
+    data = result.structured_content
+    assert data is not None
+    assert data["performed"] is False
+    assert reason in data["refused"]
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_tampered_token_is_refused(mcp: Client, sandbox: Sandbox) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)]}
+    token = await preview_token(mcp, arguments)
+    tampered = token[:-3] + ("xyz" if not token.endswith("xyz") else "abc")
+    await assert_refused(mcp, sandbox, {**arguments, "confirm_token": tampered}, "different action")
+
+
+async def test_a_token_for_other_arguments_is_refused(mcp: Client, sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    token = await preview_token(mcp, {"data_asset_ids": [asset_id]})
+    other = next(
+        r.id for r in sandbox.store.all_assets() if r.id != asset_id and r.owner_id == sandbox.users["alice"].id
+    )
+    await assert_refused(
+        mcp, sandbox, {"data_asset_ids": [asset_id, other], "confirm_token": token}, "different action"
+    )
+
+
+async def test_a_token_is_refused_when_the_asset_changed_since_the_preview(mcp: Client, sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    token = await preview_token(mcp, {"data_asset_ids": [asset_id]})
+    record = sandbox.store.get_asset(asset_id)
+    assert record is not None
+    record.name = "renamed by someone else meanwhile"
+    sandbox.store.save_asset(record)
+    await assert_refused(
+        mcp, sandbox, {"data_asset_ids": [asset_id], "confirm_token": token}, "changed since the preview"
+    )
+
+
+async def test_an_expired_token_is_refused(mcp: Client, sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    fresh = await preview_token(mcp, arguments)
+    state = fresh.split(".")[2]
+    expired = TokenSigner(SECRET).issue("delete_data_asset", arguments, state, now=time.time() - 3600)
+    await assert_refused(mcp, sandbox, {**arguments, "confirm_token": expired}, "expired")
+
+
+async def test_a_token_replayed_after_the_action_is_refused(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server(), mode=mode) as client:
+        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
+        done = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+        assert done.structured_content is not None
+        assert done.structured_content["performed"] is True
+        sandbox.request_log.clear()
+        replay = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+    assert replay.structured_content is not None
+    assert replay.structured_content["performed"] is False
+    assert "changed since the preview" in replay.structured_content["refused"]
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_token_from_a_server_with_another_secret_is_refused(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)]}
+    async with Client(make_server(signer=TokenSigner(b"another-secret-entirely-0000000")), mode=mode) as other:
+        token = await preview_token(other, arguments)
+    async with Client(make_server(), mode=mode) as client:
+        await assert_refused(client, sandbox, {**arguments, "confirm_token": token}, "different action")
+
+
+async def test_a_token_from_another_server_sharing_the_secret_is_accepted(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server(signer=TokenSigner(SECRET)), mode=mode) as first:
+        token = await preview_token(first, arguments)
+    async with Client(make_server(signer=TokenSigner(SECRET)), mode=mode) as second:
+        result = await second.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert result.structured_content is not None
+    assert result.structured_content["performed"] is True
+    assert sandbox.store.get_asset(asset_id) is None
+
+
+# --- previews -------------------------------------------------------------------------------------------
+
+
+async def test_a_preview_changes_nothing_and_names_the_combined_assets_that_contain_it(
+    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
+) -> None:
+    alice = sandbox.users["alice"].id
+    members = [r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready"][:2]
+    params = DataAssetParams(name="Combined for the preview test", mount="combined", data_asset_ids=members)
+    combined = await api.create_data_asset(params)
+    sandbox.request_log.clear()
+    result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [members[0]]})
+    assert sandbox.request_log.count(committed=True) == 0
+    assert f'used by: combined "Combined for the preview test" ({combined.id})' in text(result)
+
+
+async def test_share_preview_shows_before_and_after(mcp: Client, sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    carol = [{"email": "carol@example.org", "role": "editor"}]
+    result = await mcp.call_tool(
+        "share_data_asset", {"data_asset_ids": [asset_id], "everyone": "viewer", "users": carol}
+    )
+    assert "everyone: none -> viewer" in text(result)
+    assert "user carol@example.org: no access -> editor" in text(result)
+
+
+async def test_a_batch_reports_each_item_and_one_failure_does_not_hide_the_others(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    mine = target(sandbox)
+    missing = "00000000-0000-4000-8000-00000000dead"
+    arguments = {"data_asset_ids": [mine, missing]}
+    async with Client(make_server(), mode=mode) as client:
+        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
+        result = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+    assert result.structured_content is not None
+    outcomes = {item["id"]: item["outcome"] for item in result.structured_content["items"]}
+    assert outcomes == {mine: "done", missing: "skipped"}
+    assert _archived(sandbox, mine)
+
+
+# --- what the model can do at all ------------------------------------------------------------------------
+
+
+async def test_read_only_mode_lists_no_write_tools(make_server: ServerFactory, mode: str) -> None:
+    async with Client(make_server(read_only=True), mode=mode) as client:
+        tools = (await client.list_tools()).tools
+    assert tools
+    assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
+
+
+async def test_read_only_mode_calls_to_write_tools_are_unknown(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    async with Client(make_server(read_only=True), mode=mode) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool("delete_data_asset", {"data_asset_ids": [target(sandbox)]})
+    assert result.is_error
+    assert "unknown tool" in text(result).lower()
+    assert sandbox.request_log.entries == []
+
+
+async def test_a_deny_list_removes_a_tool(make_server: ServerFactory, mode: str) -> None:
+    async with Client(make_server(deny=frozenset({"delete_data_asset"})), mode=mode) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert "delete_data_asset" not in names
+    assert "archive_data_asset" in names
+
+
+async def test_an_allow_list_keeps_only_its_tools(make_server: ServerFactory, mode: str) -> None:
+    allow = frozenset({"search_data_assets", "get_data_asset"})
+    async with Client(make_server(allow=allow), mode=mode) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert names == allow
+
+
+# --- audit ---------------------------------------------------------------------------------------------
+
+
+async def test_a_confirmed_delete_leaves_audit_lines_holding_the_deleted_metadata(
+    mcp: Client, sandbox: Sandbox, options: Any
+) -> None:
+    asset_id = target(sandbox)
+    record = sandbox.store.get_asset(asset_id)
+    assert record is not None
+    token = await preview_token(mcp, {"data_asset_ids": [asset_id]})
+    await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id], "confirm_token": token})
+    lines = [line for line in options.audit.read() if line["tool"] == "delete_data_asset"]
+    assert [line["outcome"] for line in lines] == ["attempt", "done"]
+    assert all(line["deleted"]["name"] == record.name for line in lines)
+    assert lines[-1]["fingerprint"] == token.split(".")[2]
+    assert "confirm_token" not in lines[-1]["arguments"]
