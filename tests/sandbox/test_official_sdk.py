@@ -1,0 +1,241 @@
+"""The official ``codeocean`` SDK (0.17.0, unchanged) drives the sandbox over loopback HTTP.
+
+The SDK is an independent client written by Code Ocean: whatever it sends, the sandbox must accept,
+and whatever the sandbox returns, the SDK must parse. Each test checks the outcome in the sandbox's
+own store, not only what the SDK returned.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from codeocean import CodeOcean
+from codeocean.components import EveryoneRole, GroupPermissions, GroupRole, Permissions, UserPermissions, UserRole
+from codeocean.data_asset import (
+    AWSS3Source,
+    AWSS3Target,
+    ComputationSource,
+    DataAssetParams,
+    DataAssetSearchParams,
+    DataAssetState,
+    DataAssetType,
+    DataAssetUpdateParams,
+    Source,
+    Target,
+    TransferDataParams,
+)
+from codeocean.error import Error as SDKError
+
+from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID
+from co_mcp.sandbox.server import running
+
+pytestmark = pytest.mark.loopback
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Sandbox, str]]:
+    sandbox = Sandbox(assets=60, seed=11, ready_delay=0.0)
+    with running(sandbox) as base_url:
+        yield sandbox, base_url
+
+
+@pytest.fixture
+def sandbox(served: tuple[Sandbox, str]) -> Sandbox:
+    return served[0]
+
+
+@pytest.fixture
+def sdk(served: tuple[Sandbox, str]) -> CodeOcean:
+    sandbox, base_url = served
+    return CodeOcean(domain=base_url, token=sandbox.token_for("alice"), agent_id="sdk-acceptance")
+
+
+@pytest.fixture
+def admin_sdk(served: tuple[Sandbox, str]) -> CodeOcean:
+    sandbox, base_url = served
+    return CodeOcean(domain=base_url, token=sandbox.token_for("admin"))
+
+
+def own_ready_asset_id(sdk: CodeOcean) -> str:
+    """A fresh internal dataset owned by alice, so tests do not depend on each other's changes."""
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK acceptance dataset",
+            tags=["sdk", "acceptance"],
+            mount="sdk-acceptance",
+            description="made by the official SDK",
+            source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="rna/pbmc", public=True)),
+        )
+    )
+    ready_id: str = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30).id
+    return ready_id
+
+
+def test_get_data_asset_parses_every_field(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    record = next(a for a in sandbox.store.all_assets() if a.owner_id == sandbox.users["alice"].id)
+    asset = sdk.data_assets.get_data_asset(record.id)
+    assert (asset.id, asset.name, asset.created, asset.state) == (record.id, record.name, record.created, record.state)
+    assert asset.owner_email == "alice@example.org"
+
+
+def test_create_then_wait_until_ready(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK created from S3",
+            tags=["sdk"],
+            mount="sdk-s3",
+            source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="imaging/v1")),
+        )
+    )
+    assert created.state == DataAssetState.Draft
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    assert ready.state == DataAssetState.Ready
+    stored = sandbox.store.get_asset(created.id)
+    assert stored is not None
+    assert stored.name == "SDK created from S3"
+
+
+def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK result",
+            tags=[],
+            mount="sdk-result",
+            source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID)),
+        )
+    )
+    assert created.type == DataAssetType.Result
+    assert created.provenance is not None
+    assert created.provenance.computation == DEMO_COMPUTATION_ID
+
+
+def test_create_combined_lists_its_members(sdk: CodeOcean) -> None:
+    members = [own_ready_asset_id(sdk), own_ready_asset_id(sdk)]
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(name="SDK combined", tags=[], mount="combined", data_asset_ids=members)
+    )
+    assert created.type == DataAssetType.Combined
+    assert sorted(c.id for c in created.contained_data_assets or []) == sorted(members)
+
+
+def test_update_metadata_changes_only_what_is_given(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    # The SDK sends all five keys, with null for the four it leaves alone.
+    updated = sdk.data_assets.update_metadata(asset_id, DataAssetUpdateParams(name="renamed by SDK"))
+    assert updated.name == "renamed by SDK"
+    stored = sandbox.store.get_asset(asset_id)
+    assert stored is not None
+    assert (stored.name, stored.description, stored.tags) == (
+        "renamed by SDK",
+        "made by the official SDK",
+        ["sdk", "acceptance"],
+    )
+
+
+def test_archive_hides_from_default_search_and_unarchive_restores(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    query = 'name:"SDK acceptance dataset"'
+
+    def found(archived: bool | None) -> bool:
+        params = DataAssetSearchParams(query=query, limit=1000, archived=archived)
+        return any(a.id == asset_id for a in sdk.data_assets.search_data_assets_iterator(params))
+
+    sdk.data_assets.archive_data_asset(asset_id, archive=True)  # sent as ?archive=True
+    stored = sandbox.store.get_asset(asset_id)
+    assert stored is not None
+    assert stored.archived
+    assert not found(None)
+    assert found(True)
+    sdk.data_assets.archive_data_asset(asset_id, archive=False)
+    assert found(None)
+
+
+def test_search_one_page_reports_has_more_and_a_string_token(sdk: CodeOcean) -> None:
+    page = sdk.data_assets.search_data_assets(DataAssetSearchParams(limit=5))
+    assert len(page.results) == 5
+    assert page.has_more
+    assert isinstance(page.next_token, str)
+
+
+def test_search_iterator_walks_several_pages_without_duplicates(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    everything = list(sdk.data_assets.search_data_assets_iterator(DataAssetSearchParams(limit=7)))
+    ids = [a.id for a in everything]
+    assert len(ids) == len(set(ids))
+    assert len(ids) > 7 * 3
+    assert len(ids) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
+
+
+def test_permissions_round_trip(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    sdk.data_assets.update_permissions(
+        asset_id,
+        Permissions(
+            users=[UserPermissions(email="bob@example.org", role=UserRole.Editor)],
+            groups=[GroupPermissions(group="imaging", role=GroupRole.Discoverable)],
+            everyone=EveryoneRole.None_,
+            share_assets=True,
+        ),
+    )
+    read_back = sdk.data_assets.get_permissions(asset_id)
+    assert ("bob@example.org", "editor") in [(u.email, u.role) for u in read_back.users or []]
+    assert ("imaging", "discoverable") in [(g.group, g.role) for g in read_back.groups or []]
+    stored = sandbox.store.get_asset(asset_id)
+    assert stored is not None
+    assert stored.shared_users == {"bob@example.org": "editor"}
+
+
+def test_list_files_and_get_file_urls_that_download(sdk: CodeOcean) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    root = sdk.data_assets.list_data_asset_files(asset_id)
+    assert root.items
+    file_item = next(item for item in root.items if item.type == "file")
+    urls = sdk.data_assets.get_data_asset_file_urls(asset_id, file_item.path)
+    # Signed links are fetched without the token, as the SDK's users do.
+    download = httpx.get(urls.download_url)
+    assert download.status_code == 200
+    assert len(download.content) == file_item.size
+    folder = next((item for item in root.items if item.type == "folder"), None)
+    if folder is not None:
+        inner = sdk.data_assets.list_data_asset_files(asset_id, folder.path)
+        assert all(item.path.startswith(folder.path + "/") for item in inner.items)
+
+
+def test_deprecated_download_url_still_answers(sdk: CodeOcean) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    file_item = next(i for i in sdk.data_assets.list_data_asset_files(asset_id).items if i.type == "file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        url = sdk.data_assets.get_data_asset_file_download_url(asset_id, file_item.path)
+    assert httpx.get(url.url).status_code == 200
+
+
+def test_transfer_is_admin_only(sdk: CodeOcean, admin_sdk: CodeOcean, sandbox: Sandbox) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    params = TransferDataParams(target=Target(aws=AWSS3Target(bucket="archive-bucket", prefix="moved")))
+    with pytest.raises(SDKError) as caught:
+        sdk.data_assets.transfer_data_asset(asset_id, params)
+    assert caught.value.status_code == 403
+    admin_sdk.data_assets.transfer_data_asset(asset_id, params)
+    stored = sandbox.store.get_asset(asset_id)
+    assert stored is not None
+    assert stored.source_bucket is not None
+    assert (stored.source_bucket["bucket"], stored.source_bucket["external"]) == ("archive-bucket", True)
+    assert stored.last_transferred is not None
+
+
+def test_delete_then_get_is_404(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    asset_id = own_ready_asset_id(sdk)
+    sdk.data_assets.delete_data_asset(asset_id)
+    assert sandbox.store.get_asset(asset_id) is None
+    with pytest.raises(SDKError) as caught:
+        sdk.data_assets.get_data_asset(asset_id)
+    assert caught.value.status_code == 404
+
+
+def test_custom_metadata_schema_parses(sdk: CodeOcean) -> None:
+    schema = sdk.custom_metadata.get_custom_metadata()
+    assert schema.fields
