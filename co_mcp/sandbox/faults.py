@@ -242,9 +242,9 @@ class FaultPlan:
 
     def apply(self, spec: str) -> FaultPlan:
         """Add the clauses of ``spec`` to this plan (parsed fully before anything is added)."""
-        parsed = [_parse_clause(clause.strip()) for clause in spec.split(";") if clause.strip()]
         if spec.strip().lower() in ("off", "none"):
-            parsed = []
+            return self
+        parsed = [_parse_clause(clause.strip()) for clause in spec.split(";") if clause.strip()]
         now = self._clock()
         with self._lock:
             for item in parsed:
