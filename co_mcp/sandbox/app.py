@@ -27,7 +27,7 @@ from co_mcp.sandbox.bodies import (
     UpdateBody,
     parse_body,
 )
-from co_mcp.sandbox.records import AssetRecord, AssetType, ComputationRecord, UserRecord
+from co_mcp.sandbox.records import AssetRecord, ComputationRecord, UserRecord
 from co_mcp.sandbox.search import InvalidSearch, plan_search
 
 if TYPE_CHECKING:
@@ -475,7 +475,7 @@ class Api:
         if bucket.get("external"):
             where = f"s3://{bucket.get('bucket', '')}/{bucket.get('prefix') or ''}".rstrip("/")
             _fail(400, f"external data assets cannot be listed through the API; read their files at {where}")
-        return asset, files.FileTree.for_asset(asset.id, asset.files or 0, asset.size or 0, asset.type)
+        return asset, files.tree_for(asset)
 
     async def list_files(self, request: Request) -> Response:
         user = self.authenticate(request)
@@ -662,8 +662,7 @@ def _imported_shape(bucket: str, prefix: str) -> tuple[int, int]:
 
 def _size_from_tree(asset: AssetRecord, file_count: int, size: int) -> None:
     # The file tree is what list_files shows; its totals are the asset's files and size, so they agree.
-    asset_type: AssetType = asset.type
-    asset.files, asset.size = files.FileTree.for_asset(asset.id, file_count, size, asset_type).totals()
+    asset.files, asset.size = files.FileTree.for_asset(asset.id, file_count, size, asset.type).totals()
 
 
 # --- the ASGI app -----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def _folder_name(value: str) -> str:
 
 def _scalar(value: Any) -> Any:
     # JSON booleans are ints to Python; a filter value is a string or a number, never a boolean.
-    if value is None or isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+    if value is None or _is_scalar(value):
         return value
     raise PydanticCustomError("scalar", "must be a string or a number")
 
@@ -61,13 +61,13 @@ def _scalar(value: Any) -> Any:
 def _scalars(values: Any) -> Any:
     if values is None:
         return None
-    if not isinstance(values, list):
+    if not isinstance(values, list) or not all(_is_scalar(item) for item in values):
         raise PydanticCustomError("scalar_list", "must be a list of strings or numbers")
-    for item in values:
-        _scalar(item)
-        if item is None:
-            raise PydanticCustomError("scalar_list", "must be a list of strings or numbers")
     return values
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
@@ -289,6 +289,9 @@ def describe(exc: ValidationError) -> str:
     if kind == "json_invalid":
         return "request body is not valid JSON"
     location = render_location(error["loc"])
+    if kind.endswith("_type") and error.get("input", ...) is None:
+        # An explicit null means "not given"; for a required field, say so rather than "must be a string".
+        kind = "missing"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
         message = "must be one of " + ", ".join(choices)

@@ -84,9 +84,11 @@ def parse_query(query: str) -> list[Term]:
         if prefix:
             field = prefix.group(1).lower()
             i = prefix.end()
-            # "name: foo" reads as name:foo, as in most search boxes.
+            # "name: foo" reads as name:foo, as in most search boxes; "name: tag:x" is an empty name term.
             while i < end and query[i].isspace():
                 i += 1
+            if _FIELD_PREFIX.match(query, i):
+                continue
         if i < end and query[i] == '"':
             close = query.find('"', i + 1)
             close = end if close < 0 else close
@@ -271,7 +273,8 @@ def plan_search(body: SearchBody, user: UserRecord, metadata_fields: Mapping[str
     fingerprint = _fingerprint(body, user, sort_field, descending)
     after = None
     offset = body.offset if body.offset is not None else (body.from_ or 0)
-    if body.next_token is not None:
+    # An empty token is no token: some clients send "" rather than null on the first page.
+    if body.next_token:
         after = _decode_token(body.next_token, secret, fingerprint, sort_field)
         offset = 0  # the contract: with next_token, offset (and from) are ignored
     return Plan(" AND ".join(where), tuple(params), sort_field, descending, limit, offset, after, fingerprint, secret)
