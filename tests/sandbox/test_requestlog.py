@@ -1,0 +1,91 @@
+"""The request log: what was asked and how it was answered, whether it changed anything, and never a secret."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.demo_data import DEMO_DATASET_ID
+from co_mcp.sandbox.faults import FaultPlan
+from tests.sandbox.conftest import URL_SECRET, Clock, basic
+
+pytestmark = pytest.mark.anyio
+
+ASSETS = "/api/v1/data_assets"
+GCS_SECRET = "gcs-client-secret-value"
+
+
+async def test_an_entry_has_method_path_query_status_and_operation(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive", params={"archive": "True"})
+    entry = sandbox.request_log.entries[-1]
+    assert (entry.method, entry.path, entry.query, entry.status, entry.operation) == (
+        "PATCH",
+        f"{ASSETS}/{DEMO_DATASET_ID}/archive",
+        "archive=True",
+        204,
+        "archive",
+    )
+
+
+async def test_bodies_and_headers_are_never_recorded(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    body = {
+        "name": "n",
+        "mount": "m",
+        "source": {"gcp": {"bucket": "b", "client_id": "i", "client_secret": GCS_SECRET}},
+    }
+    await client.post(ASSETS, json=body)
+    logged = repr(sandbox.request_log.entries)
+    assert GCS_SECRET not in logged
+    assert sandbox.token_for("alice") not in logged
+    assert "Basic" not in logged
+
+
+async def test_a_successful_write_is_marked_committed(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"name": "renamed"})
+    assert sandbox.request_log.entries[-1].committed
+
+
+async def test_a_refused_write_is_not_marked_committed(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"name": 5})
+    entry = sandbox.request_log.entries[-1]
+    assert (entry.status, entry.committed) == (400, False)
+
+
+async def test_a_commit_then_fail_fault_shows_as_a_committed_500(clock: Clock) -> None:
+    sandbox = Sandbox(assets=0, clock=clock, url_secret=URL_SECRET, faults="commit-then-fail:status=500@create")
+    before = sandbox.store.count_assets()
+    transport = httpx.ASGITransport(app=sandbox.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://sandbox", headers=basic("cop_sandbox_token")
+    ) as http:
+        response = await http.post(ASSETS, json={"name": "n", "mount": "m", "source": {"aws": {"bucket": "b"}}})
+    entry = sandbox.request_log.entries[-1]
+    assert (response.status_code, entry.status, entry.committed) == (500, 500, True)
+    assert sandbox.store.count_assets() == before + 1
+
+
+async def test_faults_can_be_changed_while_the_sandbox_runs(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    assert isinstance(sandbox.faults, FaultPlan)
+    sandbox.faults.script("get", [503])
+    assert (await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 503
+    assert (await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 200
+    assert [e.status for e in sandbox.request_log.matching(operation="get")] == [503, 200]
+
+
+async def test_count_filters_by_method_path_prefix_and_status(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")
+    await client.post(f"{ASSETS}/search", json={})
+    await client.get("/nowhere")
+    log = sandbox.request_log
+    assert log.count() == 3
+    assert log.count(method="get") == 2
+    assert log.count(path_prefix=ASSETS) == 2
+    assert log.count(status=404) == 1
+    assert log.count(operation="search", committed=False) == 1
+
+
+async def test_clear_empties_the_log(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")
+    sandbox.request_log.clear()
+    assert (sandbox.request_log.entries, sandbox.request_log.last) == ([], None)
