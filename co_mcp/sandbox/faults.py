@@ -522,6 +522,7 @@ class FaultInjector:
         elif fault.action == "error":
             await _send_error(send, fault)
         elif fault.action == "drop":
+            await _drain(receive)
             await _drop(scope, send)
         else:
             await self.app(scope, receive, _discard)  # the change is committed; its answer is lost
@@ -549,6 +550,15 @@ async def _send_error(send: Send, fault: Fault) -> None:
         headers.append((b"retry-after", str(fault.retry_after).encode()))
     await send({"type": "http.response.start", "status": fault.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _drain(receive: Receive) -> None:
+    # Read the request body the app will never see: a socket closed with unread input is reset (RST),
+    # which the client reports as "connection reset" instead of the truncated response we mean.
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 async def _drop(scope: Scope, send: Send) -> None:
