@@ -1,0 +1,26 @@
+"""The benchmarks still run: each in its smallest form, printing figures, writing nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_sandbox_benchmark_runs_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bench_sandbox.py", "--sizes", "500", "--queries", "5", "--no-write"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "search p50" in done.stdout
+    assert "peak growth" in done.stdout
