@@ -1039,7 +1039,8 @@ class _Generator:
             for group in rng.few(KNOWN_GROUPS, rng.between(1, 2)):
                 group_role = rng.weighted(_GROUP_ROLES, _GROUP_ROLE_WEIGHTS)
                 asset.shared_groups[group] = group_role
-                viewers.update(uid for uid, groups in cast.groups.items() if group in groups)
+                if group_role != "discoverable":  # discoverable members see it in search, cannot open it
+                    viewers.update(uid for uid, groups in cast.groups.items() if group in groups)
         roll = rng.random()
         everyone: EveryoneRole = "viewer" if roll < 0.08 else ("discoverable" if roll < 0.13 else "none")
         asset.everyone = everyone
@@ -1101,7 +1102,7 @@ def _anchor_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
             _ANCHOR_RESULT_COMPUTATION,
             cast.primary.id,
             "capsule",
-            now - 40 * 86400,
+            now - 40 * 86400 - 2 * 3600,  # the run that produced DEMO_RESULT_ID, two hours before it
             capsule_id="cafe0002-8e2b-4f3c-a1d4-00000000ca52",
             run_script="code/run.sh",
             commit="9c1f3e5a7b2d4c6e8f0a1b3c5d7e9f2a4b6c8d0e",
