@@ -206,15 +206,15 @@ class Api:
 
     async def archive(self, request: Request) -> Response:
         user = self.writer(request)
-        raw = request.query_params.get("archive")
-        if raw is None:
-            _fail(400, "archive: is required (true or false)")
-        # The SDK sends Python's True/False; the docs show true/false.
-        if raw.lower() not in ("true", "false"):
-            _fail(400, "archive: must be true or false")
-        archived = raw.lower() == "true"
         with self.store.locked():
             asset = self.editable_asset(request, user)
+            raw = request.query_params.get("archive")
+            if raw is None:
+                _fail(400, "archive: is required (true or false)")
+            # The SDK sends Python's True/False; the docs show true/false.
+            if raw.lower() not in ("true", "false"):
+                _fail(400, "archive: must be true or false")
+            archived = raw.lower() == "true"
             if asset.archived != archived:
                 asset.archived = archived
                 self.store.save_asset(asset)
