@@ -280,7 +280,7 @@ def _dataset(plan: _Plan, rng: random.Random, family: _Family, files: int, root:
             plan.add(at(f"{family.raw_folder}/{name}"))
 
 
-def _result(plan: _Plan, rng: random.Random, family: _Family, files: int) -> None:
+def _result(plan: _Plan, family: _Family, files: int) -> None:
     plan.add("output")  # the run's console log, as Code Ocean keeps it
     if files == 1:
         return
@@ -294,7 +294,6 @@ def _result(plan: _Plan, rng: random.Random, family: _Family, files: int) -> Non
     _grouped(plan, "tables", _numbered(family.tables, tables), "part")
     _grouped(plan, "figures", [f"figure_{i + 1:03d}.png" for i in range(figures)], "part")
     _grouped(plan, "outputs", _numbered(family.outputs, outputs), "part")
-    del rng  # results have no random layout choices; kept for a uniform builder signature
 
 
 def _model(plan: _Plan, rng: random.Random, files: int) -> None:
@@ -302,7 +301,7 @@ def _model(plan: _Plan, rng: random.Random, files: int) -> None:
     fmt = rng.choice(("model-{i:05d}-of-{n:05d}.safetensors", "checkpoint-{i:05d}-of-{n:05d}.pt"))
     names = [fmt.format(i=i + 1, n=shards) for i in range(shards)]
     if files == 1:
-        plan.add("model" + fmt.rpartition(".")[1] + fmt.rpartition(".")[2])
+        plan.add("model." + fmt.rpartition(".")[2])
         return
     plan.add("config.json")
     if files >= 3:
@@ -415,7 +414,7 @@ def _build(asset_id: str, files: int, size: int, type: str) -> FileTree:
     family = _LAYOUTS[family_of(asset_id)]
     plan = _Plan([], [])
     if type == "result":
-        _result(plan, rng, family, files)
+        _result(plan, family, files)
     elif type == "model":
         _model(plan, rng, files)
     elif type == "combined":
