@@ -29,10 +29,11 @@ Authentication and access
 - A Read-scope token gets 403 on every write (PUT, create, archive, delete, POST permissions,
   transfer) before anything else is looked at; reads, including POST search and POST files, work.
 - An asset is visible to its owner, to users it is shared with (by e-mail, case-insensitively), to
-  members of groups it is shared with, to everyone when ``everyone`` is not ``none`` (the
-  ``discoverable`` role is treated like ``viewer``: the asset can be read, not only found), and to
+  members of groups it is shared with, to everyone when ``everyone`` is not ``none``, and to
   admins. Anything else, and any id that is not a UUID, is 404 with the same message as a missing
-  asset, so ids cannot be probed. Upper-case UUIDs are accepted.
+  asset, so ids cannot be probed. Upper-case UUIDs are accepted. A ``discoverable``-only role finds
+  the asset and reads its metadata and permissions, but listing or signing its files, or combining
+  it, is 403.
 - Roles are the strongest of: owner, the user's share, its groups' shares, ``everyone``. Update,
   archive and delete need owner or editor (else 403). Changing permissions needs owner: the asset's
   owner, a user or group shared as ``owner``, or an admin. Transfer is for admins only (403 even for

@@ -48,6 +48,8 @@ COMMIT_MARK = "co_mcp.sandbox.commit"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ROLE_RANK = {"discoverable": 1, "viewer": 2, "editor": 3, "owner": 4}
+# "discoverable" lets a user find an asset and read its metadata, not open its files.
+_DISCOVERABLE_ONLY = "data asset {} is only discoverable to you; ask its owner for viewer access to its files"
 # Bad inputs the sandbox accepts at create time but that settle as "failed", as real imports do.
 MISSING_BUCKET_PREFIX = "missing-"
 INPUT_BUCKET = "codeocean-input-bucket"
@@ -379,6 +381,8 @@ class Api:
             member = self.store.get_asset(member_id.lower()) if _UUID.fullmatch(member_id) else None
             if member is None or self.role(user, member) is None:
                 _fail(404, f"data_asset_ids[{index}]: data asset {member_id} not found")
+            if self.role(user, member) == "discoverable":
+                _fail(403, f"data_asset_ids[{index}]: " + _DISCOVERABLE_ONLY.format(member.id))
             if member.state == "draft":
                 _fail(409, f"data_asset_ids[{index}]: data asset {member.id} is still being created")
             if member.state == "failed":
@@ -467,6 +471,8 @@ class Api:
 
     def _listable(self, request: Request, user: UserRecord) -> tuple[AssetRecord, files.FileTree]:
         asset = self.visible_asset(request, user)
+        if self.role(user, asset) == "discoverable":
+            _fail(403, _DISCOVERABLE_ONLY.format(asset.id))
         if asset.state == "draft":
             _fail(409, f"data asset {asset.id} is still being created; its files appear once it is ready")
         if asset.state == "failed":

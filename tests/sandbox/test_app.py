@@ -14,6 +14,7 @@ import pytest
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import (
     ALICE_ID,
+    CAROL_ID,
     CUSTOM_METADATA_SCHEMA,
     DEMO_BOB_COMPUTATION_ID,
     DEMO_CLOUD_WORKSTATION_ID,
@@ -32,7 +33,7 @@ from co_mcp.sandbox.demo_data import (
 )
 from co_mcp.sandbox.files import tree_for
 from co_mcp.sandbox.records import AssetRecord
-from tests.sandbox.conftest import ClientFactory, Clock, basic, uid
+from tests.sandbox.conftest import ClientFactory, Clock, basic, record, uid
 
 pytestmark = pytest.mark.anyio
 
@@ -713,6 +714,33 @@ async def test_external_assets_cannot_be_listed(client: httpx.AsyncClient) -> No
 @pytest.mark.parametrize("asset_id", [DEMO_DRAFT_ID, DEMO_FAILED_ID])
 async def test_drafts_and_failed_assets_have_no_files_yet(client: httpx.AsyncClient, asset_id: str) -> None:
     assert (await client.post(f"{ASSETS}/{asset_id}/files", json={"path": ""})).status_code == 409
+
+
+@pytest.fixture
+def discoverable(sandbox: Sandbox) -> str:
+    """Carol's asset that everyone may find but nobody else may open."""
+    sandbox.store.insert_asset(record(uid(77), owner_id=CAROL_ID, everyone="discoverable", name="Findable"))
+    return uid(77)
+
+
+async def test_a_discoverable_asset_can_be_read_but_its_files_cannot(
+    client: httpx.AsyncClient, discoverable: str
+) -> None:
+    assert (await client.get(f"{ASSETS}/{discoverable}")).status_code == 200
+    listing = await client.post(f"{ASSETS}/{discoverable}/files", json={"path": ""})
+    urls = await client.get(f"{ASSETS}/{discoverable}/files/urls", params={"path": "README.md"})
+    assert (listing.status_code, urls.status_code) == (403, 403)
+    assert "only discoverable" in listing.json()["message"]
+
+
+async def test_a_discoverable_asset_cannot_be_combined(
+    client: httpx.AsyncClient, sandbox: Sandbox, discoverable: str
+) -> None:
+    before = sandbox.store.count_assets()
+    body = sdk_create_body(source=None, data_asset_ids=[DEMO_DATASET_ID, discoverable])
+    response = await client.post(ASSETS, json=body)
+    assert response.status_code == 403
+    assert sandbox.store.count_assets() == before
 
 
 async def _first_file(sandbox: Sandbox, asset_id: str) -> tuple[str, int]:
