@@ -25,6 +25,7 @@ from co_mcp.sandbox.bodies import (
     SearchBody,
     TransferBody,
     UpdateBody,
+    is_number,
     parse_body,
 )
 from co_mcp.sandbox.records import AssetRecord, ComputationRecord, UserRecord
@@ -628,7 +629,7 @@ def _check_metadata_value(where: str, spec: Mapping[str, Any], item: Any) -> Non
     if spec["type"] == "string":
         if not isinstance(item, str):
             raise InvalidBody(f"{where}: must be a string")
-    elif not isinstance(item, int | float) or isinstance(item, bool):
+    elif not is_number(item):
         what = "a date as epoch seconds (a number)" if spec["type"] == "date" else "a number"
         raise InvalidBody(f"{where}: must be {what}")
     allowed = spec.get("allowed_values")

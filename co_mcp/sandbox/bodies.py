@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -28,6 +29,7 @@ __all__ = [
     "TransferBody",
     "UpdateBody",
     "UserPermissionBody",
+    "is_number",
     "parse_body",
 ]
 
@@ -67,13 +69,22 @@ def _scalars(values: Any) -> Any:
 
 
 def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
+    return isinstance(value, str) or is_number(value)
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number: an int or a finite float, and not a boolean (``NaN`` parses, but is no number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
 
 
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 Mount = Annotated[str, AfterValidator(_folder_name)]
 Scalar = Annotated[Any, AfterValidator(_scalar)]
 Scalars = Annotated[Any, AfterValidator(_scalars)]
+
+_MAX_OFFSET = 2**63 - 1
 
 AssetTypeName = Literal["dataset", "result", "combined", "model"]
 UserRoleName = Literal["owner", "editor", "viewer"]
@@ -88,7 +99,7 @@ SearchOrigin = Literal["internal", "external"]
 class Body(BaseModel):
     """Strict (no "5" for 5, no 1 for true), unknown keys ignored, explicit null the same as absent."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 # --- PUT data_assets/{id} ------------------------------------------------------------------------
@@ -240,9 +251,10 @@ class FilterBody(Body):
 class SearchBody(Body):
     query: str | None = None
     next_token: str | None = None
-    offset: int | None = Field(None, ge=0)
+    # The upper bound is SQLite's: a larger OFFSET cannot even be bound.
+    offset: int | None = Field(None, ge=0, le=_MAX_OFFSET)
     # The docs' legacy name for offset; a Python keyword, hence the alias.
-    from_: int | None = Field(None, ge=0, alias="from")
+    from_: int | None = Field(None, ge=0, le=_MAX_OFFSET, alias="from")
     limit: int | None = Field(None, ge=1, le=1000)
     sort_field: SortField | None = None
     sort_order: SortOrder | None = None
@@ -264,6 +276,7 @@ _PLAIN_MESSAGES = {
     "int_type": "must be an integer",
     "int_from_float": "must be an integer",
     "float_type": "must be a number",
+    "finite_number": "must be a finite number",
     "bool_type": "must be true or false",
     "list_type": "must be a list",
     "dict_type": "must be an object",
@@ -289,7 +302,7 @@ def describe(exc: ValidationError) -> str:
     if kind == "json_invalid":
         return "request body is not valid JSON"
     location = render_location(error["loc"])
-    if kind.endswith("_type") and error.get("input", ...) is None:
+    if kind.endswith("_type") and error["loc"] and error.get("input", ...) is None:
         # An explicit null means "not given"; for a required field, say so rather than "must be a string".
         kind = "missing"
     if kind == "literal_error":

@@ -130,8 +130,9 @@ def _principals(user: UserRecord) -> list[str]:
 
 
 def _phrase(text: str) -> str:
-    # Inside double quotes FTS5 treats everything as text to tokenize: no operator injection.
-    return '"' + text.replace('"', '""') + '"'
+    # Inside double quotes FTS5 treats everything as text to tokenize: no operator injection. A NUL
+    # would end the expression early (FTS5 reads it as a C string), and is never part of a word.
+    return '"' + text.replace("\0", " ").replace('"', '""') + '"'
 
 
 def _fts(columns: str, texts: list[str]) -> str:
@@ -341,7 +342,11 @@ def _add_filter(index: int, search_filter: FilterBody, metadata_fields: Mapping[
         if any(isinstance(item, str) for item in wanted):
             raise InvalidSearch(f"{where}.{given[0]}: {key!r} is a {kind} field; give numbers")
         marks = ",".join("?" * len(wanted))
-        add(f"a.pk {negate}IN (SELECT asset_pk FROM asset_meta WHERE key = ? AND num_value IN ({marks}))", key, *wanted)
+        # Stored as REAL; as floats, even integers past SQLite's 64-bit range can be bound.
+        numbers = [float(item) for item in wanted]
+        add(
+            f"a.pk {negate}IN (SELECT asset_pk FROM asset_meta WHERE key = ? AND num_value IN ({marks}))", key, *numbers
+        )
         return
     texts = [item if isinstance(item, str) else _number_text(item) for item in wanted]
     if key in ("name", "description"):

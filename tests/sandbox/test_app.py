@@ -262,6 +262,7 @@ async def test_update_refuses_metadata_the_schema_does_not_allow(
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
+        (b'{"custom_metadata": {"modality": "derived", "sample_count": NaN}}', "custom_metadata.sample_count: must be"),
         (b"{not json", "request body is not valid JSON"),
         (b'{"name": 5}', "name: must be a string"),
         (b'{"tags": "a,b"}', "tags: must be a list"),
@@ -273,7 +274,8 @@ async def test_update_with_a_malformed_body_is_400(
 ) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     response = await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", content=raw)
-    assert (response.status_code, response.json()["message"]) == (400, message)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(message)
     assert stored(sandbox, DEMO_DATASET_ID) == before
 
 

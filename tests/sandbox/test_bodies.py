@@ -42,8 +42,9 @@ def test_malformed_json_says_so() -> None:
     assert message(SearchBody, b"{nope") == "request body is not valid JSON"
 
 
-def test_a_body_that_is_not_an_object_says_so() -> None:
-    assert message(SearchBody, b"[1, 2]") == "request body must be a JSON object"
+@pytest.mark.parametrize("raw", [b"[1, 2]", b"null", b'"text"'])
+def test_a_body_that_is_not_an_object_says_so(raw: bytes) -> None:
+    assert message(SearchBody, raw) == "request body must be a JSON object"
 
 
 def test_explicit_null_is_the_same_as_absent() -> None:
@@ -89,3 +90,13 @@ def test_a_boolean_filter_value_is_refused() -> None:
     assert message(SearchBody, b'{"filters": [{"key": "tags", "value": false}]}') == (
         "filters[0].value: must be a string or a number"
     )
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_numbers_are_refused(number: bytes) -> None:
+    raw = b'{"filters": [{"key": "sample_count", "range": {"min": ' + number + b"}}]}"
+    assert message(SearchBody, raw) == "filters[0].range.min: must be a finite number"
+
+
+def test_an_offset_sqlite_cannot_bind_is_refused() -> None:
+    assert message(SearchBody, b'{"offset": 100000000000000000000000}') == "offset: must be at most 9223372036854775807"

@@ -165,6 +165,12 @@ def test_contained_data_id_term_finds_combined_assets_holding_it(store: Store, f
     assert find({"query": f"contained_data_id:{uid(1).upper()}"}) == [uid(2)]
 
 
+@pytest.mark.parametrize("query", ["NEAR(a b) OR *", "{name}: ^x", 'a"b', "nul\x00byte", 'tag:"x\x00y"'])
+def test_fts_syntax_and_control_characters_are_plain_text(store: Store, find: Find, query: str) -> None:
+    load(store, record(uid(1), name="plain"))
+    assert find({"query": query}) == []
+
+
 def test_a_query_of_only_punctuation_matches_everything_visible(store: Store, find: Find) -> None:
     load(store, record(uid(1)), record(uid(2)))
     assert len(find({"query": "--"})) == 2
@@ -210,6 +216,11 @@ def test_range_filter_on_a_number_field(
 ) -> None:
     load(store, *[record(uid(n), custom_metadata={"sample_count": v}) for n, v in ((1, 2), (2, 10), (3, 40))])
     assert sorted(find({"filters": [{"key": "sample_count", "range": bounds}]})) == [uid(n) for n in expected]
+
+
+def test_a_number_filter_value_beyond_64_bits_is_just_a_number(store: Store, find: Find) -> None:
+    load(store, record(uid(1), custom_metadata={"sample_count": 10**30}))
+    assert find({"filters": [{"key": "sample_count", "value": 10**30}]}) == [uid(1)]
 
 
 def test_range_filter_on_a_date_field_takes_epoch_seconds(store: Store, find: Find) -> None:
