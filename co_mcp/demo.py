@@ -118,7 +118,27 @@ class Tour:
         if files:
             await self.call("read_data_asset_file", {"data_asset_id": new_id, "path": files[0]["path"], "length": 600})
 
-        heading(10, "Bad input is refused before anything reaches Code Ocean")
+        heading(10, "Destructive actions preview first: archive")
+        say("  (This client cannot show a confirmation dialog, so the server answers with a preview and a token.)")
+        await self.call("archive_data_asset", {"data_asset_ids": ids[:2]})
+
+        heading(11, "Sharing shows a before -> after diff")
+        await self.call(
+            "share_data_asset",
+            {
+                "data_asset_ids": [new_id],
+                "users": [{"email": "bob@example.org", "role": "editor"}],
+                "groups": [{"group": "imaging", "role": "viewer"}],
+                "everyone": "discoverable",
+            },
+        )
+
+        heading(12, "Delete: preview, the user's yes, then the confirmed call")
+        preview = await self.call("delete_data_asset", {"data_asset_ids": [new_id]})
+        say("  (Here the user would read the preview and say yes.)")
+        await self.call("delete_data_asset", {"data_asset_ids": [new_id], "confirm_token": preview["confirm_token"]})
+
+        heading(13, "Bad input is refused before anything reaches Code Ocean")
         await self.call("get_data_asset", {"data_asset_ids": ["../capsules/abc"]}, expect_error=True)
 
 
@@ -143,4 +163,10 @@ async def _main() -> int:
 
 
 def run_demo() -> int:
-    return anyio.run(_main)
+    status = 0
+    try:
+        status = anyio.run(_main)
+    except* BrokenPipeError:
+        # The reader went away (e.g. `co-mcp demo | head`): stop quietly, as command-line tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - must outlive this function for interpreter exit
+    return status

@@ -48,7 +48,9 @@ def quoted(value: Any) -> str:
 
 
 def size_text(size: int | None) -> str:
-    return "size unknown" if size is None else f"{human_size(size)} ({size} B)"
+    if size is None:
+        return "size unknown"
+    return f"{size} B" if size < 1000 else f"{human_size(size)} ({size} B)"
 
 
 @singledispatch

@@ -609,12 +609,30 @@ def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], e
     tool.fn_metadata.arg_model = type(
         f"{spec.name}_arguments",
         (args_model, ArgModelBase),
-        {"model_config": ConfigDict(hide_input_in_errors=True), "__module__": __name__},
+        {
+            "model_config": ConfigDict(hide_input_in_errors=True, title=f"arguments of {spec.name}"),
+            "__module__": __name__,
+        },
     )
     tool.parameters = _compact_schema(args_model.model_json_schema())
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = _compact_schema(tool.fn_metadata.output_schema, output=True)
     return tool
+
+
+async def _tidy_errors(ctx: Any, call_next: Any) -> Any:
+    """Drop pydantic's documentation links from argument errors: they cost tokens and help no model.
+
+    Middleware sees results in wire form (a dict); anything else passes through untouched.
+    """
+    result = await call_next(ctx)
+    if getattr(ctx, "method", None) == "tools/call" and isinstance(result, dict) and result.get("isError"):
+        for block in result.get("content") or []:
+            text = block.get("text") if isinstance(block, dict) else None
+            if isinstance(text, str) and "errors.pydantic.dev" in text:
+                kept = [line for line in text.splitlines() if "For further information visit" not in line]
+                block["text"] = "\n".join(kept)
+    return result
 
 
 # --- resources, prompts, completions --------------------------------------------------------------
@@ -761,6 +779,7 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
+        middleware=[_tidy_errors],
     )
     _register_resources(server, holder)
     _register_prompts(server)

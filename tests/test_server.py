@@ -181,6 +181,13 @@ async def test_get_refuses_a_path_traversal_id_before_any_request(mcp: Client, s
     assert sandbox.request_log.entries == []
 
 
+async def test_argument_errors_carry_no_documentation_links(mcp: Client) -> None:
+    result = await mcp.call_tool("get_data_asset", {"data_asset_ids": ["not-a-uuid"]})
+    assert result.is_error
+    assert "arguments of get_data_asset" in text(result)
+    assert "errors.pydantic.dev" not in text(result)
+
+
 async def test_get_of_an_unknown_id_is_an_actionable_error(mcp: Client) -> None:
     missing = "00000000-0000-4000-8000-000000000001"
     result = await mcp.call_tool("get_data_asset", {"data_asset_ids": [missing]})

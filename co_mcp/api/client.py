@@ -299,7 +299,7 @@ class CodeOceanClient:
                 raise
             log.warning("create: %s; reconciling by tag %s before deciding anything", _describe(exc), nonce)
             asset = await self._reconcile_create(nonce, exc)
-        return await self._strip_nonce(asset, nonce, params.tags)
+        return await self.strip_create_tags(asset)
 
     async def archive_data_asset(self, data_asset_id: str, *, archive: bool = True) -> None:
         path = _asset_path(data_asset_id, "/archive")
@@ -467,14 +467,21 @@ class CodeOceanClient:
             nonce_tag=nonce,
         ) from cause
 
-    async def _strip_nonce(self, asset: DataAsset, nonce: str, tags: list[str]) -> DataAsset:
-        if not asset.tags or nonce not in asset.tags:
+    async def strip_create_tags(self, asset: DataAsset) -> DataAsset:
+        """Remove the reconciliation tags a create left on ``asset`` (if any); returns the asset as it is now.
+
+        ``create_data_asset`` does this itself; call it again once the asset has settled if that first
+        attempt failed (a deployment may refuse metadata changes while an asset is still a draft).
+        """
+        tags = asset.tags or []
+        kept = [tag for tag in tags if not tag.startswith(NONCE_TAG_PREFIX)]
+        if len(kept) == len(tags):
             return asset
         try:
-            return await self.update_data_asset(asset.id, DataAssetUpdateParams(tags=list(tags)))
+            return await self.update_data_asset(asset.id, DataAssetUpdateParams(tags=kept))
         except CodeOceanError as exc:
             # The asset exists and is the caller's; a leftover tag is cosmetic, failing the create is not.
-            log.warning("created %s but could not remove its tag %s: %s", asset.id, nonce, _describe(exc))
+            log.warning("could not yet remove the create tag from %s: %s", asset.id, _describe(exc))
             return asset
 
     async def _request(

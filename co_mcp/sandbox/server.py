@@ -14,21 +14,23 @@ if TYPE_CHECKING:
     import socket
     from collections.abc import Iterator
 
+    from starlette.types import ASGIApp
+
     from co_mcp.sandbox import Sandbox
 
-__all__ = ["running", "serve"]
+__all__ = ["running", "serve", "serving"]
 
 
-def _config(sandbox: Sandbox, host: str, port: int, *, log_level: str) -> uvicorn.Config:
+def _config(app: ASGIApp, host: str, port: int, *, log_level: str, lifespan: str = "off") -> uvicorn.Config:
     return uvicorn.Config(
-        sandbox.app,
+        app,
         host=host,
         port=port,
         log_level=log_level,
         # Leave the host application's logging alone; uvicorn would otherwise dictConfig it.
         log_config=None,
         access_log=False,
-        lifespan="off",
+        lifespan=lifespan,  # type: ignore[arg-type]
         ws="none",
         http="h11",
         loop="asyncio",
@@ -42,23 +44,32 @@ def _url(host: str, sock: socket.socket) -> str:
 
 @contextlib.contextmanager
 def running(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0) -> Iterator[str]:
-    """Serve ``sandbox`` on loopback in a background thread; yields its base URL, stops on exit.
+    """Serve ``sandbox`` on loopback in a background thread; yields its base URL, stops on exit."""
+    with serving(sandbox.app, host, port, timeout=timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, timeout: float = 10.0, lifespan: str = "off"
+) -> Iterator[str]:
+    """Serve any ASGI ``app`` in a background thread; yields its base URL, stops on exit.
 
     ``port=0`` picks a free port: the socket is bound here, before uvicorn starts, so the URL is
-    known without racing the server.
+    known without racing the server. ``lifespan="on"`` runs the app's startup and shutdown.
     """
-    config = _config(sandbox, host, port, log_level="warning")
+    config = _config(app, host, port, log_level="warning", lifespan=lifespan)
     sock = config.bind_socket()
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="co-mcp-sandbox", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="co-mcp-uvicorn", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + timeout
         while not server.started:
             if not thread.is_alive():
-                raise RuntimeError("the sandbox server stopped while starting; see the log above")
+                raise RuntimeError("the server stopped while starting; see the log above")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the sandbox server did not start within {timeout:g} s")
+                raise TimeoutError(f"the server did not start within {timeout:g} s")
             time.sleep(0.005)
         yield _url(host, sock)
     finally:
@@ -69,7 +80,7 @@ def running(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0, *, timeout
 
 def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve ``sandbox`` in the foreground until interrupted (Ctrl-C); for ``co-mcp sandbox``."""
-    config = _config(sandbox, host, port, log_level="info")
+    config = _config(sandbox.app, host, port, log_level="info")
     sock = config.bind_socket()
     url = _url(host, sock)
     print(

@@ -270,6 +270,9 @@ async def create_data_asset(
     if not args.wait or created.is_settled:
         return _created(created, waited=args.wait)
     settled, timed_out = await _wait(client, created.id, args.wait_timeout, progress)
+    if settled is not None and not timed_out:
+        # If the deployment refused to edit the draft, the create's bookkeeping tag is still there.
+        settled = await client.strip_create_tags(settled)
     return _created(settled or created, waited=True, timed_out=timed_out)
 
 

@@ -1,0 +1,68 @@
+"""The command line: configuration errors, version, and the guided demo end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from co_mcp import __version__
+from co_mcp.cli import main
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))}
+
+
+def test_missing_configuration_is_one_line_naming_the_variables_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("CODEOCEAN_DOMAIN", "CODEOCEAN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "CODEOCEAN_DOMAIN" in err
+    assert "CODEOCEAN_TOKEN" in err
+    assert "--sandbox" in err
+
+
+def test_an_invalid_setting_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CO_MCP_READ_TIMEOUT", "soon")
+    assert main(["--sandbox"]) == 2
+    assert "CO_MCP_READ_TIMEOUT" in capsys.readouterr().err
+
+
+def test_unknown_tool_names_in_a_deny_list_are_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CO_MCP_DISABLE", "delete_data_assets")
+    assert main(["--sandbox"]) == 2
+    assert "delete_data_assets" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"co-mcp {__version__}"
+
+
+@pytest.mark.slow
+def test_demo_runs_to_the_end_and_exits_0() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "co_mcp", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=clean_env(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "search_data_assets" in done.stdout
+    assert "Created data asset" in done.stdout
+    assert "✗" in done.stdout  # the bad-input step shows a refusal

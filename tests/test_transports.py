@@ -1,0 +1,115 @@
+"""Real transports: co-mcp as a stdio subprocess, and streamable HTTP over loopback with its guards."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from co_mcp.config import Settings
+from co_mcp.errors import ConfigurationError
+from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.server import serving
+from co_mcp.server import build_server, http_app
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.anyio
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))}
+
+
+@pytest.mark.slow
+async def test_stdio_subprocess_with_the_embedded_sandbox_lists_and_calls_tools() -> None:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "co_mcp", "--sandbox"], env=clean_env())
+    async with Client(params, read_timeout_seconds=60) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("search_data_assets", {"query": "rna", "limit": 3})
+    assert {"search_data_assets", "delete_data_asset"} <= names
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["results"]
+
+
+@contextmanager
+def mcp_over_http(sandbox: Sandbox, settings: Settings) -> Iterator[str]:
+    server = build_server(lambda: client_for(sandbox))
+    with serving(http_app(server, settings, "127.0.0.1"), lifespan="on") as base_url:
+        yield f"{base_url}/mcp"
+
+
+@pytest.mark.loopback
+async def test_streamable_http_serves_both_eras(sandbox: Sandbox, mode: str) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with Client(url, mode=mode) as client:
+            result = await client.call_tool("search_data_assets", {"limit": 2})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert len(result.structured_content["results"]) == 2
+
+
+@pytest.mark.loopback
+async def test_http_without_the_bearer_token_is_refused_and_reaches_no_tool(sandbox: Sandbox) -> None:
+    settings = Settings(http_token="http-bearer-canary")
+    with mcp_over_http(sandbox, settings) as url:
+        sandbox.request_log.clear()
+        async with httpx.AsyncClient() as http:
+            missing = await http.post(url, json=INIT, headers=MCP_HEADERS)
+            wrong = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": "Bearer nope"})
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert sandbox.request_log.entries == []
+
+
+@pytest.mark.loopback
+async def test_http_with_the_bearer_token_works(sandbox: Sandbox) -> None:
+    settings = Settings(http_token="http-bearer-canary")
+    with mcp_over_http(sandbox, settings) as url:
+        http = httpx2.AsyncClient(headers={"Authorization": "Bearer http-bearer-canary"})
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            result = await client.call_tool("get_custom_metadata_schema", {})
+    assert not result.is_error
+
+
+@pytest.mark.loopback
+async def test_http_refuses_a_foreign_host_header(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
+    assert response.status_code == 421
+
+
+@pytest.mark.loopback
+async def test_http_refuses_a_foreign_origin(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+def test_binding_beyond_loopback_needs_allowed_hosts_and_a_token() -> None:
+    server = build_server(lambda: client_for(Sandbox(assets=1)))
+    with pytest.raises(ConfigurationError, match="CO_MCP_ALLOWED_HOSTS and CO_MCP_HTTP_TOKEN"):
+        http_app(server, Settings(), "0.0.0.0")
+
+
+def test_binding_beyond_loopback_with_both_set_builds_an_app() -> None:
+    server = build_server(lambda: client_for(Sandbox(assets=1)))
+    settings = Settings(allowed_hosts=["mcp.example.org"], http_token="t0ken")
+    assert http_app(server, settings, "0.0.0.0") is not None
