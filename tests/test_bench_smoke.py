@@ -24,3 +24,18 @@ def test_sandbox_benchmark_runs_and_prints_its_figures() -> None:
     assert done.returncode == 0, done.stderr
     assert "search p50" in done.stdout
     assert "peak growth" in done.stdout
+
+
+@pytest.mark.slow
+def test_server_benchmark_runs_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bench_server.py", "--pairs", "1", "--no-write"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cold start" in done.stdout
+    assert "tools/list" in done.stdout
