@@ -74,8 +74,8 @@ Data assets (GET, PUT, create)
   or gcp source, and with ``capsule_id`` or ``pipeline_id``; ``use_input_bucket`` only for admins
   (403); ``tags`` may be omitted (empty list). Unknown computations or data assets are 404 naming
   them; a computation counts as unknown to anyone but its owner or an admin; a running computation
-  is 409; a ``cloud_workstation`` source must name a cloud workstation session (any state but
-  failed); combining a draft is 409 and a failed asset 400.
+  is 409; a ``cloud_workstation`` source must name a cloud workstation session (400 otherwise);
+  combining a draft is 409 and a failed asset 400.
 - What a new asset looks like: aws → ``dataset`` with ``source_bucket {origin: aws, bucket, prefix,
   external}`` (``external`` true only with ``keep_on_external_storage``; ``use_input_bucket`` reads
   the internal ``codeocean-input-bucket``); gcp → ``dataset``, ``{origin: gcp, bucket, prefix,
@@ -170,9 +170,10 @@ Serving, state, and the log
 - ``request_log`` entries: method, path, query string, status (None if no response started),
   operation (``faults.operation_for``), whether the API committed a change (true even when an
   injected fault then answered 500), and time. Never bodies or headers.
-- Measured on a 2-core machine at 100,000 assets: building the sandbox ~12 s (generation ~3.5 s,
+- Measured on a 2-core machine at 100,000 assets: building the sandbox ~13 s (generation ~3.5 s,
   bulk load ~9 s with indexes built after the rows); free-text search, limit 100, through the whole
-  in-process HTTP stack: p50 ~12 ms, p95 ~27 ms (``bench/`` has the repeatable benchmark).
+  in-process HTTP stack: p50 ~13 ms, p95 ~20-27 ms; walking all 65,000 of alice's assets in pages of
+  1,000 by ``next_token``: ~35 ms a page (``bench/bench_sandbox.py`` repeats the search figure).
 """
 
 from __future__ import annotations
