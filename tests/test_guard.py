@@ -7,13 +7,15 @@ did or did not arrive.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ElicitationFnT
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
 
@@ -21,6 +23,7 @@ from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import DataAssetParams
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.server import running
 from tests.conftest import SECRET, ServerFactory
 
 pytestmark = pytest.mark.anyio
@@ -400,3 +403,26 @@ async def test_a_confirmed_delete_leaves_audit_lines_holding_the_deleted_metadat
     assert all(line["deleted"]["name"] == record.name for line in lines)
     assert lines[-1]["fingerprint"] == token.split(".")[2]
     assert "confirm_token" not in lines[-1]["arguments"]
+
+
+@pytest.mark.slow
+async def test_a_preview_from_one_server_process_is_confirmed_by_another_sharing_the_secret(sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    with running(sandbox) as base_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))} | {
+            "CODEOCEAN_DOMAIN": base_url,
+            "CODEOCEAN_TOKEN": sandbox.token_for("alice"),
+            "CO_MCP_CONFIRM": "token",
+            "CO_MCP_CONFIRM_SECRET": "shared-by-both-replicas-0123456789",
+            "CO_MCP_AUDIT_LOG": "-",
+        }
+        params = StdioServerParameters(command=sys.executable, args=["-m", "co_mcp"], env=env)
+        async with Client(params, read_timeout_seconds=60) as first:
+            token = await preview_token(first, arguments)
+        assert sandbox.store.get_asset(asset_id) is not None
+        async with Client(params, read_timeout_seconds=60) as second:
+            result = await second.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert result.structured_content is not None
+    assert result.structured_content["performed"] is True
+    assert sandbox.store.get_asset(asset_id) is None
