@@ -98,8 +98,8 @@ Data assets (GET, PUT, create)
   ``failed`` with a ``failure_reason`` (and no files or size): an aws bucket named ``missing-...``;
   a gcp source without both client_id and client_secret, or a bucket named ``missing-...``; a
   computation or workstation session in state ``failed``.
-- Writes to a draft (PUT, archive, delete, transfer) are 409 "still being created"; permissions can
-  be changed on a draft. Listing or signing files of a draft or a failed asset is 409.
+- A draft's metadata (PUT) and permissions can be changed; archive, delete and transfer of a draft
+  are 409 "still being created", as are listing or signing files of a draft or a failed asset.
 
 Archive, delete
 

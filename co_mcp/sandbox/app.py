@@ -158,11 +158,13 @@ class Api:
             _fail(404, f"data asset {asset_id} not found")
         return asset
 
-    def editable_asset(self, request: Request, user: UserRecord) -> AssetRecord:
+    def editable_asset(self, request: Request, user: UserRecord, *, metadata_only: bool = False) -> AssetRecord:
         asset = self.visible_asset(request, user)
         if self.role(user, asset) not in ("owner", "editor"):
             _fail(403, f"you need editor or owner access to change data asset {asset.id}")
-        if asset.state == "draft":
+        # Metadata (name, tags, ...) is a database record, editable while the files are still copied in;
+        # archive, delete and transfer act on the files and wait until creation has finished.
+        if asset.state == "draft" and not metadata_only:
             _fail(409, f"data asset {asset.id} is still being created; try again once it is ready or failed")
         return asset
 
@@ -182,7 +184,7 @@ class Api:
         user = self.writer(request)
         raw = await request.body()
         with self.store.locked():
-            asset = self.editable_asset(request, user)
+            asset = self.editable_asset(request, user, metadata_only=True)
             body = parse_body(UpdateBody, raw)
             if body.name is not None:
                 asset.name = body.name

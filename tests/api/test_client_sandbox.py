@@ -97,6 +97,17 @@ async def test_create_then_wait_gives_one_ready_asset_without_the_nonce(co: Code
     assert stored.tags == ["raw"]
 
 
+async def test_a_slow_create_loses_its_reconciliation_tag_while_still_a_draft(
+    co: CodeOceanClient, sandbox: Sandbox
+) -> None:
+    sandbox.api.ready_delay = 60
+    created = await co.create_data_asset(DataAssetParams(name="Slow", mount="slow", tags=["raw"], source=s3()))
+    assert created.state == "draft"
+    stored = sandbox.store.get_asset(created.id)
+    assert stored is not None
+    assert stored.tags == ["raw"]
+
+
 async def test_create_from_a_computation_is_a_result_with_provenance(co: CodeOceanClient) -> None:
     source = Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID))
     created = await co.create_data_asset(DataAssetParams(name="Results", mount="results", source=source))

@@ -292,11 +292,17 @@ async def test_an_editor_can_update(client: httpx.AsyncClient, sandbox: Sandbox)
     assert stored(sandbox, DEMO_SHARED_ID).description == "edited by alice"
 
 
-async def test_writes_to_a_draft_are_409(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
-    response = await client.put(f"{ASSETS}/{DEMO_DRAFT_ID}", json={"name": "too early"})
+async def test_a_drafts_metadata_can_be_edited(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    response = await client.put(f"{ASSETS}/{DEMO_DRAFT_ID}", json={"name": "named early"})
+    assert response.status_code == 200
+    assert stored(sandbox, DEMO_DRAFT_ID).name == "named early"
+
+
+async def test_archiving_a_draft_is_409(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+    response = await client.patch(f"{ASSETS}/{DEMO_DRAFT_ID}/archive", params={"archive": "true"})
     assert response.status_code == 409
     assert "still being created" in response.json()["message"]
-    assert stored(sandbox, DEMO_DRAFT_ID).name != "too early"
+    assert not stored(sandbox, DEMO_DRAFT_ID).archived
 
 
 # --- create -----------------------------------------------------------------------------------------------
