@@ -66,3 +66,10 @@ def test_demo_runs_to_the_end_and_exits_0() -> None:
     assert "search_data_assets" in done.stdout
     assert "Created data asset" in done.stdout
     assert "✗" in done.stdout  # the bad-input step shows a refusal
+
+
+def test_a_bad_fault_spec_is_refused_before_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--assets", "0", "--faults", "429:lots"]) == 2
+    err = capsys.readouterr().err
+    assert "co-mcp sandbox:" in err
+    assert "429:lots" in err

@@ -83,10 +83,13 @@ def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765) -> None:
     config = _config(sandbox.app, host, port, log_level="info")
     sock = config.bind_socket()
     url = _url(host, sock)
+    others = ", ".join(f"{name} {user.token}" for name, user in sandbox.users.items() if name != sandbox.primary_name)
     print(
-        f"co-mcp sandbox: Code Ocean API emulator at {url} (CODEOCEAN_DOMAIN={url})\n"
-        f"  token: {sandbox.token_for(sandbox.primary_name)}   "
-        f"({len(sandbox.users)} users, {sandbox.store.count_assets()} data assets)",
+        f"co-mcp sandbox: a Code Ocean data-asset API emulator at {url} "
+        f"({sandbox.store.count_assets()} data assets, {len(sandbox.users)} users). Point a client at it with:\n"
+        f"  export CODEOCEAN_DOMAIN={url}\n"
+        f"  export CODEOCEAN_TOKEN={sandbox.token_for(sandbox.primary_name)}\n"
+        f"Other users' tokens: {others}. Ctrl-C stops it.",
         file=sys.stderr,
         flush=True,
     )
