@@ -22,7 +22,7 @@ from co_mcp.api.models import (
     Target,
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
-from co_mcp.tools.common import Args, DataAssetId
+from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId
 from co_mcp.tools.views import AssetDetail, AssetSummary, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 # Describes an error for the model; the server passes its own so wording lives in one place.
 ExplainFn = Callable[[Exception], str]
 
-MAX_BATCH = 50
 # Parallel GETs in a batch: enough to hide latency, few enough not to trip a rate limit.
 BATCH_CONCURRENCY = 8
 DEFAULT_WAIT = 120
@@ -68,18 +67,8 @@ MetadataValue = str | float | list[str] | list[float]
 # --- get ----------------------------------------------------------------------------------------
 
 
-class GetArgs(Args):
-    data_asset_ids: Annotated[
-        list[DataAssetId], Field(min_length=1, max_length=MAX_BATCH, description="one or more ids (up to 50)")
-    ]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_id_is_a_list(cls, data: object) -> object:
-        # Models often pass a single id as a string; accept it rather than bounce the call.
-        if isinstance(data, dict) and isinstance(data.get("data_asset_ids"), str):
-            return {**data, "data_asset_ids": [data["data_asset_ids"]]}
-        return data
+class GetArgs(BatchArgs):
+    pass
 
 
 class ItemError(View):
@@ -94,7 +83,7 @@ class GetResult(View):
 
 async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: ExplainFn) -> GetResult:
     """Fetch each id (in parallel, bounded); one failure is reported beside the others, not instead."""
-    ids = list(dict.fromkeys(str(i) for i in args.data_asset_ids))
+    ids = args.ids()
     found: dict[str, AssetDetail] = {}
     failed: dict[str, str] = {}
     limiter = anyio.CapacityLimiter(BATCH_CONCURRENCY)

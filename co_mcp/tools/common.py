@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Args", "DataAssetId", "FilePath"]
+__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath"]
+
+MAX_BATCH = 50
 
 
 def _strip_title(schema: dict[str, Any]) -> None:
@@ -25,3 +27,21 @@ DataAssetId = uuid.UUID
 FilePath = Annotated[
     str, Field(max_length=1024, description="path inside the asset, as listed by list_data_asset_files")
 ]
+
+
+class BatchArgs(Args):
+    """Arguments naming one or more data assets (up to 50) in ``data_asset_ids``."""
+
+    data_asset_ids: Annotated[list[DataAssetId], Field(min_length=1, max_length=MAX_BATCH, description="up to 50 ids")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_id_is_a_list(cls, data: object) -> object:
+        # Models often pass a single id as a string; accept it rather than bounce the call.
+        if isinstance(data, dict) and isinstance(data.get("data_asset_ids"), str):
+            return {**data, "data_asset_ids": [data["data_asset_ids"]]}
+        return data
+
+    def ids(self) -> list[str]:
+        """The ids in canonical form, each once, in the order given."""
+        return list(dict.fromkeys(str(i) for i in self.data_asset_ids))

@@ -29,7 +29,7 @@ from co_mcp.api.models import (
 from co_mcp.confirm import fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError
 from co_mcp.text import human_size
-from co_mcp.tools.common import Args, DataAssetId
+from co_mcp.tools.common import Args, BatchArgs
 from co_mcp.tools.views import View, asset_detail
 
 if TYPE_CHECKING:
@@ -54,27 +54,15 @@ __all__ = [
     "plan_transfer",
 ]
 
-MAX_BATCH = 50
 PLAN_CONCURRENCY = 8
 MAX_DEPENDENTS = 20
 ExplainFn = Callable[[Exception], str]
 
 
-class GuardedArgs(Args):
-    data_asset_ids: Annotated[list[DataAssetId], Field(min_length=1, max_length=MAX_BATCH, description="up to 50 ids")]
+class GuardedArgs(BatchArgs):
     confirm_token: Annotated[
         str | None, Field(max_length=300, description="from this tool's preview, after the user said yes")
     ] = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_id_is_a_list(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("data_asset_ids"), str):
-            return {**data, "data_asset_ids": [data["data_asset_ids"]]}
-        return data
-
-    def ids(self) -> list[str]:
-        return list(dict.fromkeys(str(i) for i in self.data_asset_ids))
 
     def signed(self) -> dict[str, Any]:
         """The arguments a confirmation token is bound to: everything but the token, canonical ids."""
