@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 import threading
 import time
@@ -11,7 +12,6 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Iterator
 
     from starlette.types import ASGIApp
@@ -37,6 +37,19 @@ def _config(app: ASGIApp, host: str, port: int, *, log_level: str, lifespan: str
     )
 
 
+def _bind(config: uvicorn.Config) -> socket.socket:
+    """Bind the listening socket, with Nagle's algorithm off for every connection accepted on it.
+
+    uvicorn's ``bind_socket`` creates it with protocol 0, and asyncio only disables Nagle on accepted
+    sockets whose protocol says TCP, so each response's body write would wait ~40 ms for the client's
+    delayed ACK of the headers. Accepted sockets inherit TCP_NODELAY from the listener.
+    """
+    sock = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def _url(host: str, sock: socket.socket) -> str:
     port = sock.getsockname()[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -59,7 +72,7 @@ def serving(
     known without racing the server. ``lifespan="on"`` runs the app's startup and shutdown.
     """
     config = _config(app, host, port, log_level="warning", lifespan=lifespan)
-    sock = config.bind_socket()
+    sock = _bind(config)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="co-mcp-uvicorn", daemon=True)
     thread.start()
@@ -81,7 +94,7 @@ def serving(
 def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve ``sandbox`` in the foreground until interrupted (Ctrl-C); for ``co-mcp sandbox``."""
     config = _config(sandbox.app, host, port, log_level="info")
-    sock = config.bind_socket()
+    sock = _bind(config)
     url = _url(host, sock)
     others = ", ".join(f"{name} {user.token}" for name, user in sandbox.users.items() if name != sandbox.primary_name)
     print(
