@@ -122,16 +122,31 @@ class ServerOptions:
         )
 
 
-@dataclass
 class AppState:
-    """What every request can reach: the Code Ocean client and the server-side settings it obeys."""
+    """What every request can reach: the Code Ocean client and the server-side settings it obeys.
 
-    client: CodeOceanClient
-    options: ServerOptions = field(default_factory=ServerOptions)
+    The client (and, with --sandbox, the embedded sandbox) is made on first use, not at start-up: a
+    desktop client waits for ``initialize``, and nothing needs the network before the first tool call.
+    """
+
+    def __init__(self, factory: ClientFactory, options: ServerOptions | None = None) -> None:
+        self._factory = factory
+        self._client: CodeOceanClient | None = None
+        self.options = options or ServerOptions()
+
+    @property
+    def client(self) -> CodeOceanClient:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
 
     @property
     def credentials(self) -> Mapping[str, CredentialSet]:
         return self.options.credentials
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
 
 ClientFactory = Callable[[], "CodeOceanClient"]
@@ -772,12 +787,12 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with client_factory() as client:
-            holder.state = AppState(client=client, options=options)
-            try:
-                yield holder.state
-            finally:
-                holder.state = None
+        holder.state = AppState(client_factory, options)
+        try:
+            yield holder.state
+        finally:
+            await holder.state.aclose()
+            holder.state = None
 
     server: MCPServer[AppState] = MCPServer(
         "co-mcp",
