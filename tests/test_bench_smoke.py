@@ -39,3 +39,18 @@ def test_server_benchmark_runs_and_prints_its_figures() -> None:
     assert done.returncode == 0, done.stderr
     assert "cold start" in done.stdout
     assert "tools/list" in done.stdout
+
+
+@pytest.mark.slow
+def test_comparison_benchmark_runs_without_the_official_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/bench_official.py", "--pairs", "1", "--no-official", "--no-write"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "cold start" in done.stdout
+    assert "32 concurrent gets" in done.stdout
