@@ -1,4 +1,4 @@
-"""Command line: ``co-mcp`` serves MCP (stdio or HTTP); ``sandbox`` serves the Code Ocean emulator; ``demo``.
+"""Command line: ``co-mcp`` serves MCP (stdio or HTTP); ``sandbox``, the Code Ocean emulator; ``demo``; ``doctor``.
 
 Heavy imports (mcp, the sandbox) happen inside the command that needs them: start-up time is what a
 desktop client waits for.
@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="a guided tour: starts co-mcp --sandbox as an MCP server and runs a scripted session against it",
     )
+    commands.add_parser(
+        "doctor",
+        help="check the configuration, the connection to Code Ocean and the token's scopes, changing nothing",
+        description=(
+            "Check the settings, reach CODEOCEAN_DOMAIN, verify the token and whether it may read and write "
+            "data assets (without changing any), and the audit log. One line per check; exit 1 if any failed."
+        ),
+    )
     return parser
 
 
@@ -167,4 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from co_mcp.demo import run_demo
 
         return run_demo()
+    if args.command == "doctor":
+        from co_mcp.doctor import run_doctor
+
+        return run_doctor()
     return _serve(args)

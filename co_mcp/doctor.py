@@ -1,0 +1,388 @@
+"""``co-mcp doctor``: checks configuration, the Code Ocean connection, the token's scopes and the audit log.
+
+One line per check, ``ok``, ``warn`` or ``FAIL``, each failure or warning with what to do. Exit status:
+0 when nothing failed (warnings allowed), 1 when any check failed (a configuration error included);
+argparse's usage errors are 2, as for every co-mcp command. It imports no ``mcp``: it needs only
+``co_mcp.config`` and ``co_mcp.api``, so it starts fast and works when the MCP side is what is broken.
+
+Checks, in order; the network ones run only once the configuration allows them:
+
+1. ``settings``: every ``CO_MCP_*`` variable parses; an unknown ``CO_MCP_*`` name (a typo) is a warning.
+2. ``credentials``: the named cloud credential sets (``CO_MCP_CREDENTIALS[_FILE]``) can be read.
+3. ``domain`` / ``token``: ``CODEOCEAN_DOMAIN`` is an http(s) URL (plain http beyond loopback is a
+   warning: the token would cross the network unencrypted) and ``CODEOCEAN_TOKEN`` is set.
+4. ``reach``: an unauthenticated GET of the API root; any HTTP answer proves DNS, TCP and TLS work, and
+   how long it took is shown. Refused, timed out or a bad certificate is a failure, and stops here.
+5. ``token`` / ``read``: a search with ``limit: 1``. 401 means Code Ocean does not know the token; 403
+   means it does, but the token may not read data assets.
+6. ``write``: whether the token may change data assets, found out WITHOUT changing anything (below).
+7. ``audit log``: the file (or its nearest existing folder) is writable, judged with ``os.access``, so
+   nothing is created; ``-`` (stderr) always passes.
+8. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
+   HTTP deployment, whether the bearer token, allowed hosts and a shared confirmation secret are set.
+
+The write probe. It sends ``PUT /data_assets/<random uuid4>`` with every field ``null`` (the empty change:
+null leaves a field as it is). The sandbox, modelling Code Ocean, checks in this order: 401 (token),
+403 for *scope* (a read-only token is refused before anything is looked up), 404 (no such asset), then
+403 for role, 409 and 400. So:
+
+* 404: the scope check passed, so the token may write; the asset lookup then failed, as intended.
+* 403: refused at the scope check: a read-only token.
+* 400: this server validated the body before the scope; inconclusive (a warning).
+
+Nothing can change: a random version-4 UUID names no existing asset (a collision has probability about
+2**-122), and even if it did, an all-null PUT changes no field. A PUT never creates anything, and it is
+sent once, without retries.
+
+A read-only token is a *warning*, not a failure: reading works, and ``CO_MCP_READ_ONLY=1`` makes it a
+complete setup (then it is ``ok``). Without that setting the write tools are offered and every call to
+one would be refused with 403, which is worth fixing but breaks nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+
+from co_mcp import __version__
+from co_mcp.api.client import CodeOceanClient, RetryPolicy
+from co_mcp.api.models import DataAssetSearchParams, DataAssetUpdateParams
+from co_mcp.config import Settings, load_settings
+from co_mcp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    CodeOceanError,
+    ConfigurationError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+
+__all__ = ["Check", "diagnose", "run_doctor"]
+
+Status = Literal["ok", "warn", "FAIL"]
+
+# Shorter than a secret anyone would generate on purpose (`openssl rand -hex 32` gives 64 characters).
+MIN_SECRET_LENGTH = 32
+ACCESS_ADVICE = (
+    "create an access token on your Code Ocean account page, with the Datasets scope, and set CODEOCEAN_TOKEN"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: its name, ok/warn/FAIL, what was found, and what to do about it."""
+
+    name: str
+    status: Status
+    detail: str
+    advice: str = ""
+
+    def render(self) -> str:
+        line = f"{self.status:<4}  {self.name:<11}  {self.detail}"
+        return line + (f"\n{'':<19}-> {self.advice}" if self.advice else "")
+
+
+def _known_variables() -> set[str]:
+    names = set()
+    for field, info in Settings.model_fields.items():
+        if not field.startswith("codeocean"):
+            names.add(f"CO_MCP_{field.upper()}")
+        alias = info.validation_alias
+        names.update(str(choice) for choice in getattr(alias, "choices", ()) if str(choice).isupper())
+    return names
+
+
+def _settings_checks() -> tuple[Settings | None, list[Check]]:
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        return None, [Check("settings", "FAIL", str(exc), "correct the variable named, or unset it")]
+    known = _known_variables()
+    given = sorted(name for name in os.environ if name.startswith("CO_MCP_"))
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        check = Check("settings", "warn", f"ignored, not a co-mcp setting: {', '.join(hints)}", "fix the name")
+    else:
+        check = Check("settings", "ok", f"CO_MCP_* settings parse ({len(given)} set)")
+    checks = [check]
+    try:
+        sets = settings.credential_sets()
+    except ConfigurationError as exc:
+        checks.append(Check("credentials", "FAIL", str(exc), "fix the file, or unset CO_MCP_CREDENTIALS_FILE"))
+    else:
+        shown = f"{len(sets)} named set(s): {', '.join(sorted(sets))}" if sets else "no named cloud credential sets"
+        checks.append(Check("credentials", "ok", shown))
+    return settings, checks
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list[Check]]:
+    checks: list[Check] = []
+    domain = settings.codeocean_domain
+    token = settings.codeocean_token
+    if not domain:
+        checks.append(
+            Check(
+                "domain",
+                "FAIL",
+                "CODEOCEAN_DOMAIN is not set",
+                "set it to your Code Ocean URL, e.g. https://codeocean.example.com (or try `co-mcp --sandbox`)",
+            )
+        )
+    if token is None or not token.get_secret_value():
+        checks.append(Check("token", "FAIL", "CODEOCEAN_TOKEN is not set", ACCESS_ADVICE))
+    if checks or domain is None or token is None:
+        return None, checks
+    try:
+        client = CodeOceanClient(
+            domain,
+            token,
+            agent_id=settings.codeocean_agent_id,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            # One attempt: the doctor reports what happened, rather than hiding it behind retries.
+            retry=RetryPolicy(attempts=1, timeout=settings.connect_timeout + settings.read_timeout),
+        )
+    except InvalidArgumentError as exc:
+        name = "domain" if exc.field == "domain" else "token"
+        problem = str(exc).removeprefix(f"{exc.field}: ")
+        return None, [Check(name, "FAIL", f"CODEOCEAN_{name.upper()} {problem}", f"correct CODEOCEAN_{name.upper()}")]
+    parts = urlsplit(client.domain)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        checks.append(
+            Check(
+                "domain",
+                "warn",
+                f"{client.domain} is plain http: the token would cross the network unencrypted",
+                "use the https:// URL",
+            )
+        )
+    else:
+        checks.append(Check("domain", "ok", client.domain))
+    return client, checks
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+async def _reach(settings: Settings, domain: str) -> Check:
+    url = f"{domain}/api/v1/"
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            response = await http.get(url, headers={"User-Agent": f"co-mcp-doctor/{__version__}"})
+    except httpx.ConnectTimeout:
+        return Check(
+            "reach",
+            "FAIL",
+            f"no connection to {domain} within {settings.connect_timeout:g} s",
+            "check CODEOCEAN_DOMAIN, your network, VPN or proxy (HTTPS_PROXY); raise CO_MCP_CONNECT_TIMEOUT if slow",
+        )
+    except httpx.TimeoutException:
+        return Check(
+            "reach",
+            "FAIL",
+            f"{domain} accepted the connection but did not answer within {settings.read_timeout:g} s",
+            "check the server or proxy in front of it; raise CO_MCP_READ_TIMEOUT if it is merely slow",
+        )
+    except httpx.TransportError as exc:
+        reason = _reason(exc)
+        advice = "check CODEOCEAN_DOMAIN (scheme, host, port) and your network, VPN or proxy (HTTPS_PROXY)"
+        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
+            advice = "the TLS certificate was refused: point SSL_CERT_FILE at your organisation's CA bundle"
+        return Check("reach", "FAIL", f"cannot connect to {domain} ({reason})", advice)
+    elapsed = (time.perf_counter() - started) * 1e3
+    return Check("reach", "ok", f"{domain} answered (HTTP {response.status_code}) in {elapsed:.0f} ms")
+
+
+async def _read(client: CodeOceanClient) -> list[Check]:
+    started = time.perf_counter()
+    try:
+        page = await client.search_data_assets(DataAssetSearchParams(limit=1))
+    except AuthenticationError:
+        return [
+            Check("token", "FAIL", "Code Ocean refused the token (401): unknown, revoked or expired", ACCESS_ADVICE)
+        ]
+    except PermissionDeniedError as exc:
+        return [
+            Check("token", "ok", "accepted"),
+            Check("read", "FAIL", f"the token may not search data assets (403: {exc.message})", ACCESS_ADVICE),
+        ]
+    except CodeOceanError as exc:
+        return [
+            Check("read", "FAIL", f"a search with limit 1 failed: {exc}", "run again; if it persists, ask your admin")
+        ]
+    elapsed = (time.perf_counter() - started) * 1e3
+    found = "no data assets visible yet" if not page.results else "data assets visible"
+    return [
+        Check("token", "ok", "accepted"),
+        Check("read", "ok", f"search answered in {elapsed:.0f} ms; {found}"),
+    ]
+
+
+async def _write(client: CodeOceanClient, settings: Settings) -> Check:
+    probe = str(uuid.uuid4())
+    try:
+        # An all-null PUT to an id that does not exist: see the module docstring for why this is safe.
+        await client.update_data_asset(probe, DataAssetUpdateParams())
+    except NotFoundError:
+        if settings.read_only:
+            return Check("write", "ok", "the token may write, but CO_MCP_READ_ONLY=1 serves no write tools")
+        return Check("write", "ok", "the token may change data assets (probe answered 404; nothing was changed)")
+    except PermissionDeniedError:
+        if settings.read_only:
+            return Check("write", "ok", "read-only token, matching CO_MCP_READ_ONLY=1")
+        return Check(
+            "write",
+            "warn",
+            "read-only token: create, update, archive, share and delete would each be refused (403)",
+            "set CO_MCP_READ_ONLY=1 to offer only the read tools, or use a Read & Write token",
+        )
+    except BadRequestError as exc:
+        return Check("write", "warn", f"inconclusive: the server checked the probe's body first ({exc.message})")
+    except CodeOceanError as exc:
+        return Check("write", "warn", f"inconclusive: the write probe failed ({exc})")
+    return Check("write", "warn", f"inconclusive: the probe id {probe} unexpectedly exists (nothing was changed)")
+
+
+def _audit_check(settings: Settings) -> Check:
+    from co_mcp.audit import default_audit_path
+
+    if settings.audit_log == "-":
+        return Check("audit log", "ok", "written to stderr (CO_MCP_AUDIT_LOG=-)")
+    path = Path(settings.audit_log).expanduser() if settings.audit_log else default_audit_path()
+    advice = "set CO_MCP_AUDIT_LOG to a file this user may write, or - for stderr"
+    if path.exists():
+        if path.is_file() and os.access(path, os.W_OK):
+            return Check("audit log", "ok", f"{path} (appending)")
+        return Check("audit log", "FAIL", f"{path} is not a writable file", advice)
+    # Nothing is created here: the nearest existing ancestor must let co-mcp create the rest.
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return Check("audit log", "ok", f"{path} (will be created)")
+    return Check("audit log", "FAIL", f"{path} cannot be created: {parent} is not a writable folder", advice)
+
+
+def _safety_checks(settings: Settings) -> list[Check]:
+    mode = {
+        "auto": "asked through the client when it can, else preview + confirm_token",
+        "elicit": "asked through the client only",
+        "token": "preview + confirm_token",
+    }[settings.confirm]
+    tools = "read-only: no write tools" if settings.read_only else "write tools on"
+    if settings.tools:
+        tools += f"; only {', '.join(settings.tools)}"
+    if settings.disable:
+        tools += f"; never {', '.join(settings.disable)}"
+    checks = [Check("safety", "ok", f"{tools}; destructive actions {mode}, tokens valid {settings.confirm_ttl} s")]
+    deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
+    if not deployed:
+        return checks
+    missing = [
+        name
+        for name, value in (
+            ("CO_MCP_HTTP_TOKEN", settings.http_token),
+            ("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts),
+        )
+        if not value
+    ]
+    if missing:
+        checks.append(
+            Check(
+                "http",
+                "warn",
+                f"{' and '.join(missing)} not set: co-mcp refuses to bind beyond loopback without both",
+                "set both for a deployment behind a reverse proxy",
+            )
+        )
+    secret = settings.confirm_secret
+    if secret is None:
+        checks.append(
+            Check(
+                "http",
+                "warn",
+                "CO_MCP_CONFIRM_SECRET is not set: each worker signs confirm tokens with its own random secret",
+                "set the same CO_MCP_CONFIRM_SECRET (e.g. `openssl rand -hex 32`) on every worker",
+            )
+        )
+    elif len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+        checks.append(
+            Check(
+                "http",
+                "warn",
+                f"CO_MCP_CONFIRM_SECRET is shorter than {MIN_SECRET_LENGTH} characters",
+                "use a long random value, e.g. `openssl rand -hex 32`",
+            )
+        )
+    if not missing and secret is not None and len(secret.get_secret_value()) >= MIN_SECRET_LENGTH:
+        hosts = ", ".join(settings.allowed_hosts)
+        checks.append(Check("http", "ok", f"bearer token and shared confirm secret set; hosts: {hosts}"))
+    return checks
+
+
+async def diagnose() -> list[Check]:
+    """Run every check against the environment; the network checks stop at the first that fails."""
+    settings, checks = _settings_checks()
+    if settings is None:
+        return checks
+    client, connection = _connection_checks(settings)
+    checks += connection
+    if client is not None:
+        async with client:
+            reach = await _reach(settings, client.domain)
+            checks.append(reach)
+            if reach.status == "ok":
+                read = await _read(client)
+                checks += read
+                if all(check.name != "token" or check.status == "ok" for check in read):
+                    checks.append(await _write(client, settings))
+    checks.append(_audit_check(settings))
+    checks += _safety_checks(settings)
+    return checks
+
+
+def report(checks: list[Check], out: TextIO) -> int:
+    """Print the checks and a summary line; the exit status (0 unless something failed)."""
+    print(f"co-mcp doctor {__version__}", file=out)
+    for check in checks:
+        print(check.render(), file=out)
+    failures = sum(check.status == "FAIL" for check in checks)
+    warnings = sum(check.status == "warn" for check in checks)
+    verdict = "ready" if not failures else "not ready"
+    print(f"{verdict}: {failures} failure(s), {warnings} warning(s)", file=out, flush=True)
+    return 1 if failures else 0
+
+
+def run_doctor(out: TextIO | None = None) -> int:
+    """``co-mcp doctor``: diagnose, print the report to stdout, and return the exit status."""
+    return report(anyio.run(diagnose), out or sys.stdout)
