@@ -51,17 +51,14 @@ class RequestLog:
         mark = {"committed": False}
         scope[COMMIT_MARK] = mark
         status: int | None = None
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        recorded = False
         at = self._clock()
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
             entry = LoggedRequest(
                 method=scope["method"],
                 path=scope["path"],
@@ -73,6 +70,21 @@ class RequestLog:
             )
             with self._lock:
                 self._entries.append(entry)
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Before the last byte leaves: over a real socket the client may read the log as soon as
+                # it has the response, while the app (in the server's thread) has not returned yet.
+                record()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            record()  # no complete response (a dropped connection, an error): recorded as it ended
 
     @property
     def entries(self) -> list[LoggedRequest]:

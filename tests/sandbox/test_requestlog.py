@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_DATASET_ID
 from co_mcp.sandbox.faults import FaultPlan
+from co_mcp.sandbox.requestlog import RequestLog
+from co_mcp.sandbox.server import serving
 from tests.sandbox.conftest import URL_SECRET, Clock, basic
 
 pytestmark = pytest.mark.anyio
@@ -89,3 +93,23 @@ async def test_clear_empties_the_log(client: httpx.AsyncClient, sandbox: Sandbox
     await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")
     sandbox.request_log.clear()
     assert (sandbox.request_log.entries, sandbox.request_log.last) == ([], None)
+
+
+async def lingering(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answers at once, then keeps running a while, as a handler doing bookkeeping after its response."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"{}", "more_body": False})
+    await anyio.sleep(0.3)
+
+
+@pytest.mark.loopback
+async def test_an_entry_is_there_as_soon_as_the_client_has_the_response() -> None:
+    # Over a socket the server's thread may still be inside the app when the client reads the log.
+    log = RequestLog(lingering)
+    with serving(log) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            for number in range(1, 4):
+                assert (await http.get("/api/v1/data_assets/x")).status_code == 200
+                assert [e.status for e in log.entries] == [200] * number
