@@ -9,6 +9,7 @@
         │   └── RequestTimeoutError  connect/read/write/pool timeout (the request may have arrived)
         ├── InvalidResponseError     a 2xx whose body is not what the contract says
         ├── CreateOutcomeUnknownError a create that may or may not have happened (never retried blindly)
+        ├── WriteOutcomeUnknownError any other change whose failure does not say whether it was applied
         ├── WaitTimeoutError         an asset did not settle within the wait deadline
         └── APIStatusError           Code Ocean answered 4xx/5xx; carries status and Code Ocean's message
             ├── BadRequestError      400
@@ -51,6 +52,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "WaitTimeoutError",
+    "WriteOutcomeUnknownError",
     "error_for_status",
 ]
 
@@ -125,6 +127,21 @@ class CreateOutcomeUnknownError(CodeOceanError):
     def __init__(self, message: str, *, nonce_tag: str) -> None:
         self.nonce_tag = nonce_tag
         super().__init__(message, method="POST", path="data_assets")
+
+
+class WriteOutcomeUnknownError(CodeOceanError):
+    """An update, archive, permissions change, delete or transfer failed without saying whether it was applied.
+
+    A 5xx, or a connection lost after the request was sent: Code Ocean may have made the change and then
+    failed to answer. Reporting that as a plain failure would be a lie half the time, so the message says
+    the outcome is unknown and how to check. ``reason`` is the last failure (``"HTTP 500"``,
+    ``"ReadTimeout"``), ``attempts`` how many times the request was sent.
+    """
+
+    def __init__(self, message: str, *, method: str, path: str, reason: str, attempts: int) -> None:
+        self.reason = reason
+        self.attempts = attempts
+        super().__init__(message, method=method, path=path)
 
 
 class WaitTimeoutError(CodeOceanError):

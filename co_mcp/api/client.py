@@ -15,6 +15,12 @@ text, unlike custom metadata, which a deployment's schema may reject). If the ou
 5xx, a read timeout, a dropped connection), the client does not resend; it searches for that tag. Found:
 that asset is the result. Not found: ``CreateOutcomeUnknownError`` says exactly how to check later. On
 success, the tag is removed again with a PUT of the caller's own tags, so assets carry no trace of it.
+
+Other writes (update, archive, permissions, delete, transfer) that end in a 5xx or in a connection lost
+after sending raise ``WriteOutcomeUnknownError``, never a plain failure: the server may have applied the
+change before failing (commit-then-fail), and the caller must not be told it did not happen. Where a read
+settles the question cheaply it is asked first: a delete whose asset is gone (404) is done, and an update
+whose asset now shows every requested field was applied.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from co_mcp.errors import (
     ServerError,
     TransportError,
     WaitTimeoutError,
+    WriteOutcomeUnknownError,
     clean_message,
     error_for_status,
 )
@@ -210,6 +217,8 @@ def _error_message(response: httpx.Response) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, APIStatusError):
         return f"HTTP {exc.status_code}"
+    if isinstance(exc, WriteOutcomeUnknownError):
+        return exc.reason
     return type(exc).__name__
 
 
@@ -279,7 +288,18 @@ class CodeOceanClient:
     async def update_data_asset(self, data_asset_id: str, params: DataAssetUpdateParams) -> DataAsset:
         """Change only the fields given (``None`` = unchanged; ``tags`` replaces the list)."""
         path = _asset_path(data_asset_id)
-        response = await self._request("PUT", path, json=params.to_wire(), repeat=Repeat.REPEATABLE)
+        try:
+            response = await self._request("PUT", path, json=params.to_wire(), repeat=Repeat.REPEATABLE)
+        except WriteOutcomeUnknownError as unknown:
+            # The asset as it is now settles it when it shows every requested value; else it stays unknown.
+            try:
+                asset = await self.get_data_asset(data_asset_id)
+            except CodeOceanError:
+                raise unknown from None
+            if not _shows_update(asset, params):
+                raise
+            log.info("update %s: the ambiguous request was applied (every field reads back as sent)", path)
+            return asset
         return _parse(response, DataAsset)
 
     async def create_data_asset(self, params: DataAssetParams) -> DataAsset:
@@ -294,9 +314,7 @@ class CodeOceanClient:
         try:
             response = await self._request("POST", "data_assets", json=body, repeat=Repeat.ONCE)
             asset = _parse(response, DataAsset)
-        except (ServerError, TransportError, InvalidResponseError) as exc:
-            if isinstance(exc, TransportError) and not exc.may_have_reached_server:
-                raise
+        except (WriteOutcomeUnknownError, InvalidResponseError) as exc:
             log.warning("create: %s; reconciling by tag %s before deciding anything", _describe(exc), nonce)
             asset = await self._reconcile_create(nonce, exc)
         return await self.strip_create_tags(asset)
@@ -317,6 +335,16 @@ class CodeOceanClient:
             if len(attempts) > 1:
                 log.info("delete %s: 404 on attempt %d, so an earlier attempt succeeded", path, len(attempts))
                 return
+            raise
+        except WriteOutcomeUnknownError as unknown:
+            # Gone now means deleted: by this request (or by someone else; the result is the same).
+            try:
+                await self.get_data_asset(data_asset_id)
+            except NotFoundError:
+                log.info("delete %s: the ambiguous request was applied (the asset is gone)", path)
+                return
+            except CodeOceanError:
+                raise unknown from None
             raise
 
     # --- permissions ----------------------------------------------------------------------------
@@ -510,25 +538,30 @@ class CodeOceanClient:
             return True if delay is None else delay
 
         attempt_no = 0
-        async for attempt in stamina.retry_context(
-            on=backoff,
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            wait_initial=policy.wait_initial,
-            wait_max=policy.wait_max,
-            wait_jitter=policy.wait_jitter,
-        ):
-            with attempt:
-                attempt_no += 1
-                if attempts_out is not None:
-                    attempts_out.append(attempt_no)
-                if attempt_no > 1 and "event" in last:
-                    reason, delay = last["event"]
-                    self._retried(RetryEvent(method, _short(path), attempt_no - 1, reason, delay))
-                return await self._send_once(
-                    method, path, json=json, params=params, headers=headers,
-                    expect_body=expect_body, authenticated=authenticated,
-                )  # fmt: skip
+        try:
+            async for attempt in stamina.retry_context(
+                on=backoff,
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    attempt_no += 1
+                    if attempts_out is not None:
+                        attempts_out.append(attempt_no)
+                    if attempt_no > 1 and "event" in last:
+                        reason, delay = last["event"]
+                        self._retried(RetryEvent(method, _short(path), attempt_no - 1, reason, delay))
+                    return await self._send_once(
+                        method, path, json=json, params=params, headers=headers,
+                        expect_body=expect_body, authenticated=authenticated,
+                    )  # fmt: skip
+        except (ServerError, TransportError) as exc:
+            if repeat is Repeat.READ or (isinstance(exc, TransportError) and not exc.may_have_reached_server):
+                raise
+            raise _outcome_unknown(exc, method, _short(path), attempt_no) from exc
         raise AssertionError("unreachable: stamina either returns or re-raises")  # pragma: no cover
 
     def _retried(self, event: RetryEvent) -> None:
@@ -597,6 +630,31 @@ def _should_retry(exc: Exception, repeat: Repeat) -> bool:
         # A 500 on a read changes nothing when repeated; on a write it may mean "done, then failed".
         return exc.status_code == 500 and repeat is Repeat.READ
     return False
+
+
+def _outcome_unknown(exc: CodeOceanError, method: str, path: str, attempts: int) -> WriteOutcomeUnknownError:
+    if isinstance(exc, APIStatusError):
+        reason = f"HTTP {exc.status_code}"
+    else:
+        reason = "a timeout" if isinstance(exc, RequestTimeoutError) else "a lost connection"
+    sent = "once" if attempts == 1 else f"{attempts} times"
+    said = f" (Code Ocean said: {exc.message})" if isinstance(exc, APIStatusError) else ""
+    return WriteOutcomeUnknownError(
+        f"{method} {path}: outcome unknown. The request was sent {sent} and the last attempt ended in {reason}"
+        f"{said}, which does not say whether the change was applied: Code Ocean may or may not have made it. "
+        "Check the data asset's current state (get_data_asset, get_data_asset_permissions) before repeating it.",
+        method=method,
+        path=path,
+        reason=reason,
+        attempts=attempts,
+    )
+
+
+def _shows_update(asset: DataAsset, params: DataAssetUpdateParams) -> bool:
+    """Whether ``asset`` carries every value ``params`` sets (None fields are not part of the update)."""
+    wanted = params.model_dump(exclude_none=True)
+    now = asset.model_dump()
+    return all(now.get(name) == value for name, value in wanted.items())
 
 
 def _transport_error(exc: httpx.TransportError, method: str, path: str, *, reached: bool) -> TransportError:

@@ -19,12 +19,14 @@ from co_mcp.api.models import DataAssetParams, DataAssetSearchParams, DataAssetU
 from co_mcp.errors import (
     AuthenticationError,
     ConflictError,
+    ConnectError,
     CreateOutcomeUnknownError,
     InvalidArgumentError,
     InvalidResponseError,
     NotFoundError,
     RateLimitedError,
     ServerError,
+    WriteOutcomeUnknownError,
 )
 
 pytestmark = pytest.mark.anyio
@@ -226,12 +228,72 @@ async def test_reads_are_retried_on_server_errors(status: int) -> None:
     assert len(recorder.requests) == 2
 
 
-async def test_an_update_is_not_repeated_after_a_500() -> None:
-    recorder = Recorder(httpx.Response(500, json={"message": "oops"}))
+async def test_an_update_is_not_repeated_after_a_500_and_says_the_outcome_is_unknown() -> None:
+    # The read-back shows the old name: the PUT may still have been applied, so the error may not say "failed".
+    recorder = Recorder(httpx.Response(500, json={"message": "oops"}), httpx.Response(200, json=asset()))
+    async with client_for(recorder) as client:
+        with pytest.raises(WriteOutcomeUnknownError) as caught:
+            await client.update_data_asset(ASSET_ID, DataAssetUpdateParams(name="x"))
+    assert [r.method for r in recorder.requests] == ["PUT", "GET"]
+    assert (caught.value.reason, caught.value.attempts) == ("HTTP 500", 1)
+    assert "may or may not" in str(caught.value)
+    assert "oops" in str(caught.value)
+
+
+async def test_an_update_answered_500_that_reads_back_as_sent_was_applied() -> None:
+    recorder = Recorder(
+        httpx.Response(500, json={"message": "oops"}), httpx.Response(200, json=asset(name="x", tags=["a"]))
+    )
+    async with client_for(recorder) as client:
+        updated = await client.update_data_asset(ASSET_ID, DataAssetUpdateParams(name="x", tags=["a"]))
+    assert (updated.name, updated.tags) == ("x", ["a"])
+
+
+async def test_an_update_whose_read_back_fails_stays_unknown() -> None:
+    recorder = Recorder(httpx.Response(500, json={"message": "oops"}), *[httpx.Response(503)] * FAST.attempts)
+    async with client_for(recorder) as client:
+        with pytest.raises(WriteOutcomeUnknownError):
+            await client.update_data_asset(ASSET_ID, DataAssetUpdateParams(name="x"))
+
+
+@pytest.mark.parametrize("failure", [httpx.Response(502), httpx.ReadTimeout("stalled"), httpx.RemoteProtocolError("x")])
+async def test_writes_whose_retries_run_out_ambiguously_report_outcome_unknown(
+    failure: httpx.Response | Exception,
+) -> None:
+    recorder = Recorder(*[failure] * FAST.attempts)
+    async with client_for(recorder) as client:
+        with pytest.raises(WriteOutcomeUnknownError) as caught:
+            await client.archive_data_asset(ASSET_ID)
+    assert caught.value.attempts == FAST.attempts
+    assert f"sent {FAST.attempts} times" in str(caught.value)
+
+
+async def test_a_write_that_never_connected_is_a_plain_connect_error() -> None:
+    recorder = Recorder(*[httpx.ConnectError("refused")] * FAST.attempts)
+    async with client_for(recorder) as client:
+        with pytest.raises(ConnectError):
+            await client.archive_data_asset(ASSET_ID)
+
+
+async def test_a_read_that_fails_is_never_called_outcome_unknown() -> None:
+    recorder = Recorder(*[httpx.Response(500)] * FAST.attempts)
     async with client_for(recorder) as client:
         with pytest.raises(ServerError):
-            await client.update_data_asset(ASSET_ID, DataAssetUpdateParams(name="x"))
-    assert len(recorder.requests) == 1
+            await client.get_data_asset(ASSET_ID)
+
+
+async def test_an_ambiguous_delete_is_done_when_the_asset_is_gone() -> None:
+    recorder = Recorder(httpx.Response(500, json={"message": "oops"}), httpx.Response(404, json={"message": "no"}))
+    async with client_for(recorder) as client:
+        await client.delete_data_asset(ASSET_ID)
+    assert [r.method for r in recorder.requests] == ["DELETE", "GET"]
+
+
+async def test_an_ambiguous_delete_of_an_asset_still_there_stays_unknown() -> None:
+    recorder = Recorder(httpx.Response(500, json={"message": "oops"}), httpx.Response(200, json=asset()))
+    async with client_for(recorder) as client:
+        with pytest.raises(WriteOutcomeUnknownError):
+            await client.delete_data_asset(ASSET_ID)
 
 
 async def test_a_delete_whose_retry_finds_404_is_done() -> None:
