@@ -71,10 +71,10 @@ class Tour:
 
         heading(2, "Search: free text and field terms")
         found = await self.call("search_data_assets", {"query": "tag:rna-seq", "limit": 5})
-        ids = [item["id"] for item in found.get("results", [])]
+        ids = list(found.get("ids", []))
         if not ids:
             found = await self.call("search_data_assets", {"limit": 5})
-            ids = [item["id"] for item in found["results"]]
+            ids = list(found["ids"])
 
         heading(3, "Inspect one asset in full")
         await self.call("get_data_asset", {"data_asset_ids": [ids[0]]})
@@ -102,7 +102,7 @@ class Tour:
             },
             progress_callback=progress,
         )
-        new_id = created["asset"]["id"]
+        new_id = created["id"]
 
         heading(7, "Update tags without replacing the list")
         await self.call(

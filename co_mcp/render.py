@@ -60,15 +60,13 @@ def render(view: View) -> str:
 
 
 def summary_line(asset: AssetSummary) -> str:
-    parts = [f"{quoted(asset.name)} id={asset.id}", f"{asset.type}, {asset.state}", size_text(asset.size)]
-    if asset.created:
-        parts.append(f"created {asset.created}")
-    if asset.owner:
-        parts.append(f"owner {asset.owner}")
+    """One asset on one line: the facts to choose by; exact bytes and the rest come from get_data_asset."""
+    parts = [f"{quoted(asset.name)} {asset.id}", f"{asset.type} {asset.state}", human_size(asset.size)]
+    parts += [value for value in (asset.created, asset.owner) if value]
     if asset.external:
         parts.append("external")
     if asset.tags:
-        more = f" +{asset.more_tags} more" if asset.more_tags else ""
+        more = f" +{asset.more_tags}" if asset.more_tags else ""
         parts.append(f"tags {quoted(asset.tags)}{more}")
     if asset.snippet:
         parts.append(f"about {quoted(asset.snippet)}")

@@ -50,7 +50,7 @@ from co_mcp.confirm import TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError
 from co_mcp.render import explain, render
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
-from co_mcp.tools.views import AssetSummary, PermissionsView, asset_detail, permissions_view
+from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
@@ -200,7 +200,7 @@ def tool_specs() -> list[ToolSpec]:
                 "pages. get_data_asset gives full details."
             ),
             args=search.SearchArgs,
-            output=search.SearchResult,
+            output=search.SearchHandles,
             run=lambda state, args, ctx: search.search_data_assets(state.client, args),
             read_only=True,
         ),
@@ -212,7 +212,7 @@ def tool_specs() -> list[ToolSpec]:
                 "contents, failure reason. A failing id is reported beside the others."
             ),
             args=assets.GetArgs,
-            output=assets.GetResult,
+            output=assets.GetHandles,
             run=lambda state, args, ctx: assets.get_data_asset(state.client, args, explain),
             read_only=True,
         ),
@@ -245,7 +245,7 @@ def tool_specs() -> list[ToolSpec]:
                 "to page on. Binary files get a short description instead."
             ),
             args=files.ReadFileArgs,
-            output=files.ReadFileResult,
+            output=files.ReadHandles,
             run=lambda state, args, ctx: files.read_data_asset_file(state.client, args),
             read_only=True,
         ),
@@ -280,7 +280,7 @@ def tool_specs() -> list[ToolSpec]:
                 "the state and any failure reason."
             ),
             args=assets.WaitArgs,
-            output=assets.WaitResult,
+            output=assets.Outcome,
             run=lambda state, args, ctx: assets.wait_for_data_asset(state.client, args, _progress(ctx)),
             read_only=True,
         ),
@@ -293,7 +293,7 @@ def tool_specs() -> list[ToolSpec]:
                 "wait_for_data_asset before use."
             ),
             args=assets.CreateArgs,
-            output=assets.CreateResult,
+            output=assets.Outcome,
             run=lambda state, args, ctx: assets.create_data_asset(
                 state.client, args, state.credentials, _progress(ctx)
             ),
@@ -308,7 +308,7 @@ def tool_specs() -> list[ToolSpec]:
                 "replaces the list; add_tags/remove_tags edit it."
             ),
             args=assets.UpdateArgs,
-            output=assets.UpdateResult,
+            output=assets.Outcome,
             run=lambda state, args, ctx: assets.update_data_asset(state.client, args),
             read_only=False,
         ),
@@ -317,7 +317,7 @@ def tool_specs() -> list[ToolSpec]:
             title="Unarchive a data asset",
             description="Make an archived data asset active again, visible in default searches.",
             args=assets.UnarchiveArgs,
-            output=AssetSummary,
+            output=AssetRef,
             run=lambda state, args, ctx: assets.unarchive_data_asset(state.client, args),
             read_only=False,
         ),
@@ -337,7 +337,7 @@ def guarded_specs() -> list[ToolSpec]:
             title=title,
             description=description + _CONFIRMATION,
             args=args,
-            output=guarded.GuardResult,
+            output=guarded.GuardHandles,
             run=None,
             read_only=False,
             destructive=True,
@@ -349,8 +349,8 @@ def guarded_specs() -> list[ToolSpec]:
         spec(
             "archive_data_asset",
             "Archive data assets",
-            "Archive up to 50 data assets: they leave default searches and may break capsules or pipelines "
-            "that use them. The preview lists what uses each one.",
+            "Archive up to 50 data assets: they leave default searches, and capsules or pipelines using them "
+            "may break. The preview lists their users.",
             guarded.ArchiveArgs,
             guarded.plan_archive,
             idempotent=True,
@@ -366,8 +366,8 @@ def guarded_specs() -> list[ToolSpec]:
         spec(
             "share_data_asset",
             "Share data assets",
-            "Give users (by email) or groups a role on up to 50 data assets, or set access for everyone. "
-            "The preview shows each before -> after change.",
+            "Give users (by email) or groups a role on up to 50 data assets, or set everyone's access; it "
+            "cannot remove access. The preview shows before -> after.",
             guarded.ShareArgs,
             guarded.plan_share,
             idempotent=True,
@@ -383,7 +383,7 @@ def guarded_specs() -> list[ToolSpec]:
     ]
 
 
-LONG_TEXT = 500
+LONG_TEXT = 100
 
 
 def _compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
@@ -416,10 +416,12 @@ def _compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str
         if ("const" in node or "enum" in node) and node.get("type") == "string":
             del node["type"]  # the listed values already say it
         dropped = {"title", "discriminator"} | ({"default", "description"} if output else set())
-        # Generous length caps (paths, prefixes, long text) guard the server, not the model's choices:
+        # Generous length caps (names, buckets, paths, long text) guard the server, not the model's choices:
         # they are enforced on every call and explained in the error, but not worth publishing.
         if isinstance(node.get("maxLength"), int) and node["maxLength"] > LONG_TEXT:
             del node["maxLength"]
+        if node.get("minLength") == 1:
+            del node["minLength"]  # "not empty" is what any model assumes; the error says so if not
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in dropped and not (key == "title" and not isinstance(value, str)):
@@ -437,7 +439,10 @@ def _compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str
 
 
 def _result(view: View) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=render(view))], structured_content=view.wire())
+    # The text carries every fact for the model; the structured content the handles a program needs.
+    return CallToolResult(
+        content=[TextContent(type="text", text=render(view))], structured_content=view.machine().wire()
+    )
 
 
 def _ids_of(args: Args, view: View | None) -> list[str]:

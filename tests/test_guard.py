@@ -130,7 +130,7 @@ async def test_token_path_previews_first_and_acts_only_with_the_token(
         data = preview.structured_content
         assert data is not None
         assert data["performed"] is False
-        assert asset_id in data["preview"]
+        assert asset_id in text(preview)
         assert "explicit yes" in text(preview)
 
         confirmed = await client.call_tool(case.tool, {**arguments, "confirm_token": data["confirm_token"]})

@@ -85,14 +85,16 @@ async def test_search_returns_compact_text_and_structured_summaries(mcp: Client,
     result = await call(mcp, "search_data_assets", {"limit": 5})
     data = result.structured_content
     assert data is not None
-    assert len(data["results"]) == 5
+    assert len(data["ids"]) == 5
     assert data["has_more"] is True
-    first = data["results"][0]
-    assert sandbox.store.get_asset(first["id"]) is not None
+    first = data["ids"][0]
+    record = sandbox.store.get_asset(first)
+    assert record is not None
     body = text(result)
     assert "null" not in body
     assert "\n  " not in body  # not pretty-printed JSON
-    assert first["id"] in body
+    assert first in body
+    assert record.name in body
 
 
 async def test_search_cursor_continues_where_the_page_ended(mcp: Client) -> None:
@@ -100,13 +102,13 @@ async def test_search_cursor_continues_where_the_page_ended(mcp: Client) -> None
     assert first is not None
     second = (await call(mcp, "search_data_assets", {"limit": 4, "cursor": first["cursor"]})).structured_content
     assert second is not None
-    assert not {a["id"] for a in first["results"]} & {a["id"] for a in second["results"]}
+    assert not set(first["ids"]) & set(second["ids"])
 
 
 async def test_search_max_results_gathers_everything_visible(mcp: Client, sandbox: Sandbox) -> None:
     data = (await call(mcp, "search_data_assets", {"max_results": 1000})).structured_content
     assert data is not None
-    assert len(data["results"]) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
+    assert len(data["ids"]) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
     assert data["has_more"] is False
 
 
@@ -116,8 +118,8 @@ async def test_search_by_tag_finds_only_tagged_assets(mcp: Client, sandbox: Sand
     tag = record.tags[0]
     data = (await call(mcp, "search_data_assets", {"query": f"tag:{tag}", "max_results": 200})).structured_content
     assert data is not None
-    for hit in data["results"]:
-        stored = sandbox.store.get_asset(hit["id"])
+    for hit in data["ids"]:
+        stored = sandbox.store.get_asset(hit)
         assert stored is not None
         assert tag.lower() in [t.lower() for t in stored.tags]
 
@@ -125,8 +127,8 @@ async def test_search_by_tag_finds_only_tagged_assets(mcp: Client, sandbox: Sand
 async def test_search_archived_lists_only_archived_assets(mcp: Client, sandbox: Sandbox) -> None:
     data = (await call(mcp, "search_data_assets", {"archived": True, "max_results": 200})).structured_content
     assert data is not None
-    for hit in data["results"]:
-        stored = sandbox.store.get_asset(hit["id"])
+    for hit in data["ids"]:
+        stored = sandbox.store.get_asset(hit)
         assert stored is not None
         assert stored.archived
 
@@ -149,11 +151,13 @@ async def test_get_one_asset_gives_full_detail(mcp: Client, sandbox: Sandbox) ->
     asset_id = alice_asset(sandbox)
     record = sandbox.store.get_asset(asset_id)
     assert record is not None
-    data = (await call(mcp, "get_data_asset", {"data_asset_ids": [asset_id]})).structured_content
-    assert data is not None
-    [asset] = data["assets"]
-    assert (asset["id"], asset["name"], asset["mount"]) == (record.id, record.name, record.mount)
-    assert asset["tags"] == record.tags
+    result = await call(mcp, "get_data_asset", {"data_asset_ids": [asset_id]})
+    assert result.structured_content is not None
+    [asset] = result.structured_content["assets"]
+    assert (asset["id"], asset["name"], asset["state"]) == (record.id, record.name, record.state)
+    body = text(result)
+    assert f'mount "{record.mount}"' in body
+    assert json.dumps(record.tags, separators=(",", ":"), ensure_ascii=False) in body
 
 
 async def test_get_accepts_a_single_id_as_a_string(mcp: Client, sandbox: Sandbox) -> None:
@@ -278,19 +282,21 @@ async def test_create_from_s3_makes_exactly_one_draft_asset(mcp: Client, sandbox
     data = (await call(mcp, "create_data_asset", {"name": "Run 7", "source": source, "tags": ["x"]})).structured_content
     assert data is not None
     assert sandbox.store.count_assets() == before + 1
-    stored = sandbox.store.get_asset(data["asset"]["id"])
+    stored = sandbox.store.get_asset(data["id"])
     assert stored is not None
     assert (stored.name, stored.tags, stored.mount) == ("Run 7", ["x"], "Run_7")
 
 
-async def test_create_with_wait_returns_the_settled_asset(mcp: Client) -> None:
+async def test_create_with_wait_returns_the_settled_asset(mcp: Client, sandbox: Sandbox) -> None:
     source = {"kind": "computation", "computation_id": DEMO_COMPUTATION_ID}
     data = (
         await call(mcp, "create_data_asset", {"name": "Results", "source": source, "wait": True})
     ).structured_content
     assert data is not None
-    assert data["asset"]["state"] == "ready"
-    assert data["asset"]["type"] == "result"
+    assert data["state"] == "ready"
+    stored = sandbox.store.get_asset(data["id"])
+    assert stored is not None
+    assert stored.type == "result"
 
 
 async def test_create_from_gcs_uses_a_named_credential_set_without_exposing_it(
@@ -305,7 +311,7 @@ async def test_create_from_gcs_uses_a_named_credential_set_without_exposing_it(
     assert secret not in json.dumps(result.structured_content)
     assert secret not in repr(sandbox.request_log.entries)
     assert result.structured_content is not None
-    assert result.structured_content["asset"]["state"] == "ready"
+    assert result.structured_content["state"] == "ready"
 
 
 async def test_create_with_an_unknown_credential_set_names_the_field_and_sends_nothing(
@@ -387,7 +393,7 @@ async def test_wait_reports_progress_until_ready(make_server: ServerFactory, mod
     async with Client(make_server(), mode=mode) as client:
         created = await call(client, "create_data_asset", {"name": "slow", "source": source})
         assert created.structured_content is not None
-        asset_id = created.structured_content["asset"]["id"]
+        asset_id = created.structured_content["id"]
         result = await client.call_tool(
             "wait_for_data_asset", {"data_asset_id": asset_id, "timeout": 30}, progress_callback=progress
         )

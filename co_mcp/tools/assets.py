@@ -23,7 +23,7 @@ from co_mcp.api.models import (
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
 from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId
-from co_mcp.tools.views import AssetDetail, AssetSummary, View, asset_detail, asset_summary
+from co_mcp.tools.views import AssetDetail, AssetRef, AssetSummary, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient, WaitProgress
@@ -34,8 +34,10 @@ __all__ = [
     "CreateArgs",
     "CreateResult",
     "GetArgs",
+    "GetHandles",
     "GetResult",
     "ItemError",
+    "Outcome",
     "ProgressFn",
     "UnarchiveArgs",
     "UpdateArgs",
@@ -76,9 +78,18 @@ class ItemError(View):
     error: str
 
 
+class GetHandles(View):
+    assets: list[AssetRef]
+    errors: list[ItemError] = []
+
+
 class GetResult(View):
     assets: list[AssetDetail]
     errors: list[ItemError] = []
+
+    def machine(self) -> GetHandles:
+        refs = [AssetRef(id=a.id, name=a.name, state=a.state, failure_reason=a.failure_reason) for a in self.assets]
+        return GetHandles(assets=refs, errors=self.errors)
 
 
 async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: ExplainFn) -> GetResult:
@@ -166,7 +177,7 @@ class CreateArgs(Args):
     tags: Tags = []
     description: Annotated[str | None, Field(max_length=10_000)] = None
     custom_metadata: dict[str, MetadataValue] | None = None
-    wait: Annotated[bool, Field(description="wait until ready or failed, like wait_for_data_asset")] = False
+    wait: Annotated[bool, Field(description="wait until ready or failed")] = False
     wait_timeout: Annotated[int, Field(ge=1, le=MAX_WAIT)] = DEFAULT_WAIT
 
 
@@ -230,12 +241,33 @@ def to_params(args: CreateArgs, credentials: Mapping[str, CredentialSet]) -> Dat
     )
 
 
+class Outcome(View):
+    """A write's or a wait's result for a program: which asset, in which state, and whether time ran out."""
+
+    id: str
+    name: str
+    state: str
+    failure_reason: str | None = None
+    timed_out: bool | None = None
+    changed: list[str] | None = None
+
+
+def _outcome(asset: AssetSummary, state: str, failure_reason: str | None, timed_out: bool | None) -> Outcome:
+    return Outcome(id=asset.id, name=asset.name, state=state, failure_reason=failure_reason, timed_out=timed_out)
+
+
 class CreateResult(View):
     asset: AssetSummary
     mount: str
     failure_reason: str | None = None
     waited: bool = False
     timed_out: bool | None = None
+
+    def machine(self) -> Outcome:
+        a = self.asset
+        return Outcome(
+            id=a.id, name=a.name, state=a.state, failure_reason=self.failure_reason, timed_out=self.timed_out
+        )
 
 
 def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False) -> CreateResult:
@@ -302,6 +334,9 @@ class UpdateResult(View):
     asset: AssetSummary
     changed: list[str]
 
+    def machine(self) -> Outcome:
+        return Outcome(id=self.asset.id, name=self.asset.name, state=self.asset.state, changed=self.changed)
+
 
 async def update_data_asset(client: CodeOceanClient, args: UpdateArgs) -> UpdateResult:
     data_asset_id = str(args.data_asset_id)
@@ -349,6 +384,12 @@ class WaitResult(View):
     state: str
     failure_reason: str | None = None
     timed_out: bool | None = None
+
+    def machine(self) -> Outcome:
+        a = self.asset
+        return Outcome(
+            id=a.id, name=a.name, state=self.state, failure_reason=self.failure_reason, timed_out=self.timed_out
+        )
 
 
 async def _wait(

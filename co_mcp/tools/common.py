@@ -17,16 +17,18 @@ def _strip_title(schema: dict[str, Any]) -> None:
 
 
 class Args(BaseModel):
-    """Base of every tool's argument model: an unknown argument is an error, not silently ignored."""
+    """Base of every tool's argument model: an unknown argument is an error, not silently ignored.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_strip_title)
+    Numbers must be finite: JSON has no NaN or infinity, yet a float field would turn the text "NaN" or
+    "1e309" into one, which no request body can carry (found by fuzzing: it crashed the search tool).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_strip_title)
 
 
 # A UUID type: pydantic rejects "../capsules/x" before any tool code runs; str() gives the canonical form.
 DataAssetId = uuid.UUID
-FilePath = Annotated[
-    str, Field(max_length=1024, description="path inside the asset, as listed by list_data_asset_files")
-]
+FilePath = Annotated[str, Field(max_length=1024, description="path from list_data_asset_files")]
 
 
 class BatchArgs(Args):

@@ -20,6 +20,7 @@ __all__ = [
     "ListFilesArgs",
     "ReadFileArgs",
     "ReadFileResult",
+    "ReadHandles",
     "UrlsArgs",
     "get_data_asset_file_urls",
     "list_data_asset_files",
@@ -102,9 +103,24 @@ async def get_data_asset_file_urls(client: CodeOceanClient, args: UrlsArgs) -> F
 class ReadFileArgs(Args):
     data_asset_id: DataAssetId
     path: FilePath
-    offset: Annotated[int, Field(ge=0, description="byte to start at; next_offset of the previous read")] = 0
+    offset: Annotated[int, Field(ge=0, description="next_offset of the previous read")] = 0
     length: Annotated[int, Field(ge=1, le=MAX_READ, description="bytes to read")] = DEFAULT_READ
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+
+
+class ReadHandles(View):
+    """Where a read ended and how to continue; the content itself is in the text."""
+
+    data_asset_id: str
+    path: str
+    offset: int
+    length: int
+    total_size: int | None = None
+    has_more: bool
+    next_offset: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    binary: bool | None = None
 
 
 class ReadFileResult(View):
@@ -119,6 +135,11 @@ class ReadFileResult(View):
     encoding: str | None = None
     text: str | None = None
     binary: str | None = None
+
+    def machine(self) -> ReadHandles:
+        return ReadHandles(
+            **self.model_dump(exclude={"text", "binary"}), binary=True if self.binary is not None else None
+        )
 
 
 def describe_binary(head: bytes, content_type: str | None, total_size: int | None) -> str:

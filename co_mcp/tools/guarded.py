@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArchiveArgs",
     "DeleteArgs",
+    "GuardHandles",
     "GuardResult",
     "GuardedArgs",
     "Plan",
@@ -61,7 +62,7 @@ ExplainFn = Callable[[Exception], str]
 
 class GuardedArgs(BatchArgs):
     confirm_token: Annotated[
-        str | None, Field(max_length=300, description="from this tool's preview, after the user said yes")
+        str | None, Field(max_length=300, description="from the preview, after the user's yes")
     ] = None
 
     def signed(self) -> dict[str, Any]:
@@ -343,6 +344,21 @@ class GuardItem(View):
     detail: str | None = None
 
 
+class ItemOutcome(View):
+    id: str
+    outcome: Literal["done", "failed", "no_change", "skipped"]
+
+
+class GuardHandles(View):
+    """For a program: whether it happened, the token to confirm with, and each item's outcome."""
+
+    performed: bool
+    confirm_token: str | None = None
+    expires_in: int | None = None
+    refused: str | None = None
+    items: list[ItemOutcome] = []
+
+
 class GuardResult(View):
     """A guarded call's outcome: a preview (nothing done, maybe a token) or per-item results."""
 
@@ -353,6 +369,15 @@ class GuardResult(View):
     expires_in: int | None = None
     refused: str | None = None
     items: list[GuardItem] = []
+
+    def machine(self) -> GuardHandles:
+        return GuardHandles(
+            performed=self.performed,
+            confirm_token=self.confirm_token,
+            expires_in=self.expires_in,
+            refused=self.refused,
+            items=[ItemOutcome(id=i.id, outcome=i.outcome) for i in self.items],
+        )
 
 
 async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.api.models import DataAsset
 
-__all__ = ["FilterArg", "SearchArgs", "SearchResult", "search_data_assets"]
+__all__ = ["FilterArg", "SearchArgs", "SearchHandles", "SearchResult", "search_data_assets"]
 
 MAX_GATHER = 1000
 
@@ -54,28 +54,24 @@ class SearchArgs(Args):
         str | None,
         Field(
             max_length=500,
-            description="Free text, and/or field terms name: tag: run_script: commit_id: contained_data_id:. "
-            'Quote phrases (name:"rna seq"). Same field twice = OR; different fields = AND.',
+            description="text and field terms name: tag: run_script: commit_id: contained_data_id: "
+            '(quote phrases: name:"rna seq")',
         ),
     ] = None
     type: Literal["dataset", "result", "combined", "model"] | None = None
     ownership: Annotated[
         Literal["created", "shared", "private"] | None,
-        Field(description="created: mine; shared: shared with me; private: mine, shared with no one"),
+        Field(description="created: mine; shared: with me; private: mine, unshared"),
     ] = None
     origin: Annotated[Literal["internal", "external"] | None, Field(description="external: files stay in S3")] = None
     favorite: Annotated[bool | None, Field(description="true: only my favourites")] = None
-    archived: Annotated[bool, Field(description="true: only archived assets (default: only active)")] = False
+    archived: Annotated[bool, Field(description="true: only archived ones")] = False
     filters: Annotated[list[FilterArg] | None, Field(max_length=20, description="exact or range conditions")] = None
     sort_field: Literal["created", "name", "size", "type"] | None = None
     sort_order: Literal["asc", "desc"] | None = None
     limit: Annotated[int, Field(ge=1, le=100, description="results per page")] = 20
-    max_results: Annotated[
-        int | None, Field(ge=1, le=MAX_GATHER, description="gather several pages up to this many results")
-    ] = None
-    cursor: Annotated[str | None, Field(max_length=2000, description="from a previous result, for the next page")] = (
-        None
-    )
+    max_results: Annotated[int | None, Field(ge=1, le=MAX_GATHER, description="results to gather over pages")] = None
+    cursor: Annotated[str | None, Field(max_length=2000, description="a previous result's, for the next page")] = None
 
     def to_api(self, limit: int, next_token: str | None) -> DataAssetSearchParams:
         return DataAssetSearchParams(
@@ -93,11 +89,20 @@ class SearchArgs(Args):
         )
 
 
+class SearchHandles(View):
+    ids: list[str]
+    has_more: bool
+    cursor: str | None = None
+
+
 class SearchResult(View):
     results: list[AssetSummary]
     has_more: bool
     cursor: str | None = None
     archived: bool | None = None
+
+    def machine(self) -> SearchHandles:
+        return SearchHandles(ids=[a.id for a in self.results], has_more=self.has_more, cursor=self.cursor)
 
 
 async def search_data_assets(client: CodeOceanClient, args: SearchArgs) -> SearchResult:

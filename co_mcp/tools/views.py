@@ -1,8 +1,12 @@
-"""What tools return: compact, cleaned views of API objects (also the tools' output schemas).
+"""What tools return: compact, cleaned views of API objects, and the machine views sent as structured content.
 
 Every string written by people (names, descriptions, tags, custom metadata) passes through
 ``text.clean`` here, once, so the structured content and the text a model reads are equally inert.
-Schemas stay small: no per-field titles, free-form dicts where the API's own shape is open.
+
+Two channels, no duplication: a tool's *text* (rendered from the full view) carries every fact for the
+model; its *structured content* is ``view.machine()``: the handles a program chains on (ids, states,
+cursors, tokens, outcomes), never free-text prose a second time. The full metadata of an asset, as
+JSON, is the ``codeocean://data-assets/{id}`` resource. Schemas stay small: no per-field titles.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AssetDetail",
+    "AssetRef",
     "AssetSummary",
     "View",
     "asset_detail",
@@ -26,7 +31,9 @@ __all__ = [
     "permissions_view",
 ]
 
-SUMMARY_TAGS = 8
+# As many tags and as much description as the official server's search shows, so no fact is lost.
+SUMMARY_TAGS = 10
+SNIPPET = 200
 NAME_LIMIT = 200
 DESCRIPTION_LIMIT = 4000
 TAG_LIMIT = 64
@@ -47,6 +54,19 @@ class View(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+    def machine(self) -> View:
+        """The structured content: by default the whole view (it holds no prose worth sending twice)."""
+        return self
+
+
+class AssetRef(View):
+    """A data asset as a program chains on it."""
+
+    id: str
+    name: str
+    state: str
+    failure_reason: str | None = None
 
 
 def clean_value(value: Any, depth: int = 0) -> Any:
@@ -83,6 +103,9 @@ class AssetSummary(View):
     external: bool | None = None
     snippet: str | None = None
 
+    def machine(self) -> AssetRef:
+        return AssetRef(id=self.id, name=self.name, state=self.state)
+
 
 def asset_summary(asset: DataAsset) -> AssetSummary:
     tags = _tags(asset.tags)
@@ -97,7 +120,7 @@ def asset_summary(asset: DataAsset) -> AssetSummary:
         tags=tags[:SUMMARY_TAGS],
         more_tags=len(tags) - SUMMARY_TAGS if len(tags) > SUMMARY_TAGS else None,
         external=True if asset.is_external else None,
-        snippet=snippet(asset.description) or None,
+        snippet=snippet(asset.description, SNIPPET) or None,
     )
 
 
