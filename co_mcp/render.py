@@ -7,10 +7,8 @@ characters when the view was built.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import singledispatch
-from typing import Any
 
 from co_mcp.errors import (
     APIStatusError,
@@ -29,7 +27,7 @@ from co_mcp.errors import (
     TransportError,
     WaitTimeoutError,
 )
-from co_mcp.text import human_size
+from co_mcp.text import human_size, quoted
 from co_mcp.tools.assets import CreateResult, GetResult, UpdateResult, WaitResult
 from co_mcp.tools.files import FileUrls, FolderListing, ReadFileResult
 from co_mcp.tools.guarded import GuardResult
@@ -40,11 +38,6 @@ from co_mcp.tools.views import AssetDetail, AssetSummary, PermissionsView, View
 __all__ = ["explain", "quoted", "render"]
 
 _ASSET_PATH = re.compile(r"data_assets/([0-9a-f-]{36})")
-
-
-def quoted(value: Any) -> str:
-    """A person's text (or a JSON value) as a compact literal."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def size_text(size: int | None) -> str:

@@ -493,30 +493,38 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
     planner = spec.plan
     args_model = spec.args
 
-    async def ask(ctx: Context[Any, Any]) -> Any:
-        # Runs before the tool body. Asks the human whenever the client can answer; an elicited yes
-        # is stronger than a token, which only proves the model called twice.
+    async def planned(ctx: Context[Any, Any]) -> guarded.Plan:
+        # One plan per call (the SDK memoises resolvers): the question shows it and the body acts on it,
+        # so what the user approves and what is done are the same object, not two reads apart.
         state: AppState = ctx.request_context.lifespan_context
-        if state.options.confirm == "token" or not _can_elicit(ctx):
-            return _NO_QUESTION
         raw = (ctx.request_context.params or {}).get("arguments") or {}
-        args = args_model.model_validate(raw)
         try:
-            plan = await planner(state.client, args, explain)
+            return await planner(state.client, args_model.model_validate(raw), explain)
         except CoMcpError as exc:
             raise ToolError(explain(exc)) from None
-        if not plan.actionable:
+
+    async def ask(ctx: Context[Any, Any], plan: guarded.Plan) -> Any:
+        # Asks the human whenever the client can answer; an elicited yes is stronger than a token,
+        # which only proves the model called twice.
+        state: AppState = ctx.request_context.lifespan_context
+        if state.options.confirm == "token" or not _can_elicit(ctx) or not plan.actionable:
             return _NO_QUESTION
-        return Elicit(f"{plan.text()}\n\nProceed?", Confirm)
+        # The fingerprint is in the question, so a changed state asks again rather than reusing a yes.
+        return Elicit(f"{plan.text()}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
+
+    ask.__annotations__ = {"ctx": Context, "plan": Annotated[guarded.Plan, Resolve(planned)], "return": Any}
 
     async def call(
-        ctx: AppContext, confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any], **arguments: Any
+        ctx: AppContext,
+        plan: guarded.Plan,
+        confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
+        **arguments: Any,
     ) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
         args = args_model.model_construct(**arguments)
         assert isinstance(args, guarded.GuardedArgs)
         try:
-            view = await _guarded_call(spec.name, planner, state, args, confirmation)
+            view = await _guarded_call(spec.name, plan, state, args, confirmation)
         except CoMcpError as exc:
             raise ToolError(explain(exc)) from None
         except ToolError:
@@ -526,22 +534,20 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
             raise ToolError(explain(RuntimeError())) from None
         return _result(view)
 
+    keyword = inspect.Parameter.KEYWORD_ONLY
     return _make_tool(
         spec,
         call,
         [
-            inspect.Parameter(
-                "confirmation",
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[ElicitationResult[Confirm], Resolve(ask)],
-            )
+            inspect.Parameter("plan", keyword, annotation=Annotated[guarded.Plan, Resolve(planned)]),
+            inspect.Parameter("confirmation", keyword, annotation=Annotated[ElicitationResult[Confirm], Resolve(ask)]),
         ],
     )
 
 
 async def _guarded_call(
     tool: str,
-    planner: Planner,
+    plan: guarded.Plan,
     state: AppState,
     args: guarded.GuardedArgs,
     confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
@@ -553,7 +559,6 @@ async def _guarded_call(
             tool=tool, performed=False, preview="", refused=f"The user {verb}; nothing was done."
         )
     answer = confirmation.data if isinstance(confirmation, AcceptedElicitation) else None
-    plan = await planner(state.client, args, explain)
     if isinstance(answer, Confirm):
         if not answer.confirm:
             return guarded.GuardResult(
@@ -561,13 +566,15 @@ async def _guarded_call(
             )
         items = await guarded.execute(state.client, plan, args, options.audit, explain)
         return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
-    # No question was asked: the preview-and-token path.
+    # No question was asked: nothing to do, or the preview-and-token path.
+    signed = args.signed()
+    if not plan.actionable and args.confirm_token is None:
+        return guarded.GuardResult(tool=tool, performed=False, preview=plan.text())
     if options.confirm == "elicit":
         raise ToolError(
             f"{tool} needs the user's confirmation through the MCP client (elicitation), and this client cannot "
             "ask; this server is set to require it (CO_MCP_CONFIRM=elicit). Nothing was done."
         )
-    signed = args.signed()
     fresh = options.signer.issue(tool, signed, plan.fingerprint) if plan.actionable else None
     expires = options.signer.ttl if fresh else None
     if args.confirm_token is not None:

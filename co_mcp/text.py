@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import unicodedata
+from typing import Any
 
-__all__ = ["clean", "human_size", "iso_date", "iso_datetime", "snippet"]
+__all__ = ["clean", "human_size", "iso_date", "iso_datetime", "quoted", "snippet"]
 
 # Kept: newline and tab (descriptions have paragraphs). Dropped: every other control (Cc), every
 # format character (Cf: zero-width spaces and joiners, bidi embeddings, overrides and isolates, the
@@ -47,6 +49,11 @@ def clean(text: str | None, limit: int = 2000, *, strip: bool = True) -> str:
     if len(result) > limit:
         result = result[: max(limit - 1, 0)].rstrip() + "…"
     return result
+
+
+def quoted(value: Any) -> str:
+    """A person's text (or a JSON value) as a compact literal, so it reads as data, not as our words."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def snippet(text: str | None, limit: int = 140) -> str:

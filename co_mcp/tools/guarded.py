@@ -28,7 +28,7 @@ from co_mcp.api.models import (
 )
 from co_mcp.confirm import fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError
-from co_mcp.text import human_size
+from co_mcp.text import human_size, quoted, snippet
 from co_mcp.tools.common import Args, BatchArgs
 from co_mcp.tools.views import View, asset_detail
 
@@ -57,6 +57,8 @@ __all__ = [
 
 PLAN_CONCURRENCY = 8
 MAX_DEPENDENTS = 20
+# Result assets read to find those derived from a planned asset: five pages of the newest.
+RESULT_SCAN = 5000
 ExplainFn = Callable[[Exception], str]
 
 
@@ -134,7 +136,8 @@ class PlanItem:
     def label(self) -> str:
         if self.asset is None:
             return self.data_asset_id
-        return f'"{self.asset.name}" ({self.data_asset_id})'
+        # Names are other people's text: cleaned and quoted, as everywhere a model or a human reads them.
+        return f"{quoted(snippet(self.asset.name, 200))} ({self.data_asset_id})"
 
 
 @dataclass
@@ -146,7 +149,8 @@ class Plan:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint({i.data_asset_id: [i.state, i.error, i.no_change] for i in self.items})
+        # The state read, not the words chosen to describe it (an error's type is in the state).
+        return fingerprint({i.data_asset_id: [i.state, i.no_change] for i in self.items})
 
     @property
     def actionable(self) -> list[PlanItem]:
@@ -164,29 +168,55 @@ class Plan:
 
 
 def _asset_line(asset: DataAsset) -> str:
-    owner = asset.owner_email or asset.owner
-    created = asset_detail(asset).created
-    return f"{asset.type}, {asset.state} · {human_size(asset.size)} · owner {owner} · created {created}"
+    detail = asset_detail(asset)
+    owner = detail.owner or detail.owner_id
+    return f"{detail.type}, {detail.state} · {human_size(asset.size)} · owner {owner} · created {detail.created}"
 
 
-async def _dependents(client: CodeOceanClient, asset: DataAsset) -> list[str]:
+def _ref(kind: str, asset: DataAsset) -> str:
+    return f"{kind} {quoted(snippet(asset.name, 200))} ({asset.id})"
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Which result assets name which inputs in their provenance, from one bounded scan per plan."""
+
+    by_input: dict[str, list[str]]
+    scanned: int
+    complete: bool
+
+    def note(self) -> str:
+        return "" if self.complete else f" (derived results: the {self.scanned} most recent were checked)"
+
+
+async def _derived_results(client: CodeOceanClient) -> Derived:
+    # Search has no field for provenance, so results are scanned (newest first, bounded) and indexed
+    # by the inputs their provenance lists: one scan serves every asset in the plan.
+    by_input: dict[str, list[str]] = {}
+    scanned = 0
+    params = DataAssetSearchParams(type=DataAssetType.RESULT, limit=1000)
+    async for result in client.iter_data_assets(params, max_items=RESULT_SCAN):
+        scanned += 1
+        for input_id in (result.provenance.data_assets if result.provenance else None) or []:
+            by_input.setdefault(input_id, []).append(_ref("result", result))
+    return Derived(by_input, scanned, complete=scanned < RESULT_SCAN)
+
+
+async def _dependents(client: CodeOceanClient, asset: DataAsset, derived: Derived) -> list[str]:
     """Combined assets that contain it, and result assets whose provenance lists it."""
-    found: list[str] = []
     combined = await client.search_data_assets(
         DataAssetSearchParams(query=f"contained_data_id:{asset.id}", limit=MAX_DEPENDENTS)
     )
-    found += [f'combined "{a.name}" ({a.id})' for a in combined.results if a.id != asset.id]
-    # Results name their inputs in provenance; a free-text search for the id finds candidates, and
-    # the provenance check keeps only true dependents.
-    results = await client.search_data_assets(
-        DataAssetSearchParams(query=asset.id, type=DataAssetType.RESULT, limit=MAX_DEPENDENTS)
-    )
-    found += [
-        f'result "{a.name}" ({a.id})'
-        for a in results.results
-        if a.provenance and asset.id in (a.provenance.data_assets or [])
-    ]
-    return found
+    found = [_ref("combined", a) for a in combined.results if a.id != asset.id]
+    if combined.has_more:
+        found.append(f"more combined assets beyond these {MAX_DEPENDENTS}")
+    return found + derived.by_input.get(asset.id, [])
+
+
+def _uses(dependents: list[str], derived: Derived) -> str:
+    if dependents:
+        return "used by: " + "; ".join(dependents) + derived.note()
+    return "nothing found that uses it" + derived.note()
 
 
 async def _is_archived(client: CodeOceanClient, asset: DataAsset) -> bool:
@@ -222,15 +252,17 @@ async def _plan(
 
 
 async def plan_archive(client: CodeOceanClient, args: ArchiveArgs, explain: ExplainFn) -> Plan:
+    derived = await _derived_results(client)
+
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
-        archived, dependents = await _is_archived(client, item.asset), await _dependents(client, item.asset)
+        archived = await _is_archived(client, item.asset)
+        dependents = await _dependents(client, item.asset, derived)
         item.state.update(archived=archived, dependents=dependents)
         if archived:
             item.no_change = "already archived"
             return
-        item.lines = [_asset_line(item.asset)]
-        item.lines.append("used by: " + "; ".join(dependents) if dependents else "nothing found that uses it")
+        item.lines = [_asset_line(item.asset), _uses(dependents, derived)]
 
     items = await _plan(client, args.ids(), explain, describe)
     return Plan(
@@ -243,15 +275,17 @@ async def plan_archive(client: CodeOceanClient, args: ArchiveArgs, explain: Expl
 
 
 async def plan_delete(client: CodeOceanClient, args: DeleteArgs, explain: ExplainFn) -> Plan:
+    derived = await _derived_results(client)
+
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
-        dependents = await _dependents(client, item.asset)
+        dependents = await _dependents(client, item.asset, derived)
         item.state["dependents"] = dependents
         files = f", {item.asset.files} files" if item.asset.files is not None else ""
         item.lines = [_asset_line(item.asset) + files]
         if item.asset.is_external:
             item.lines.append("external: the files in the bucket stay; the Code Ocean record goes")
-        item.lines.append("used by: " + "; ".join(dependents) if dependents else "nothing found that uses it")
+        item.lines.append(_uses(dependents, derived))
 
     items = await _plan(client, args.ids(), explain, describe)
     return Plan(
@@ -324,6 +358,7 @@ async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: Ex
         source = item.asset.source_bucket
         item.state["source"] = source.model_dump(mode="json") if source else None
         item.state["last_transferred"] = item.asset.last_transferred
+        item.state["transfer_error"] = item.asset.transfer_error
         where = f"s3://{source.bucket}/{source.prefix or ''}" if source and source.bucket else "Code Ocean storage"
         item.lines = [_asset_line(item.asset), f"files move: {where} -> {target}; the asset becomes external"]
 

@@ -111,7 +111,7 @@ def asset_summary(asset: DataAsset) -> AssetSummary:
     tags = _tags(asset.tags)
     return AssetSummary(
         id=asset.id,
-        name=clean(asset.name, NAME_LIMIT),
+        name=snippet(asset.name, NAME_LIMIT),
         type=str(asset.type),
         state=str(asset.state),
         size=asset.size,
@@ -161,7 +161,7 @@ def asset_detail(asset: DataAsset) -> AssetDetail:
     params = {clean(p.name, 100): clean(p.value, 500) for p in asset.app_parameters or [] if p.name}
     return AssetDetail(
         id=asset.id,
-        name=clean(asset.name, NAME_LIMIT),
+        name=snippet(asset.name, NAME_LIMIT),
         type=str(asset.type),
         state=str(asset.state),
         mount=clean(asset.mount, 200),
