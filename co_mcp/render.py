@@ -145,6 +145,11 @@ def _(view: CreateResult) -> str:
         after = f"Creation failed: {quoted(view.failure_reason or 'no reason given')}."
     else:
         after = "It is ready to use."
+    if view.wait_error:
+        after = (
+            f"It was created, but waiting for it failed: {view.wait_error} Do not create it again: call "
+            f"wait_for_data_asset with data_asset_id={asset.id}."
+        )
     return f"Created data asset.\n{summary_line(asset)} · {mount}\n{after}"
 
 

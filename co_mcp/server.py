@@ -295,7 +295,7 @@ def tool_specs() -> list[ToolSpec]:
             args=assets.CreateArgs,
             output=assets.Outcome,
             run=lambda state, args, ctx: assets.create_data_asset(
-                state.client, args, state.credentials, _progress(ctx)
+                state.client, args, state.credentials, explain, _progress(ctx)
             ),
             read_only=False,
             idempotent=False,
@@ -455,11 +455,22 @@ def _ids_of(args: Args, view: View | None) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-async def _audit_write(state: AppState, tool: str, args: Args, view: View | None, error: CoMcpError | None) -> None:
-    status = error.status_code if isinstance(error, APIStatusError) else (None if error else 200)
+async def _audit_after(state: AppState, tool: str, args: Args, view: View | None, error: CoMcpError | None) -> None:
+    """The outcome line. Its failure must not turn a write that happened into a reported failure
+    (a retry would repeat it); the attempt line already holds the record, and stderr says why."""
+    try:
+        await _audit_write(state, tool, args, view, error)
+    except OSError:
+        log.exception("could not write the audit line for %s after it ran", tool)
+
+
+async def _audit_write(
+    state: AppState, tool: str, args: Args, view: View | None, error: CoMcpError | None, *, outcome: str | None = None
+) -> None:
+    status = error.status_code if isinstance(error, APIStatusError) else (None if error or outcome else 200)
     await state.options.audit.write(
         tool,
-        outcome="failed" if error else "done",
+        outcome=outcome or ("failed" if error else "done"),
         data_asset_ids=_ids_of(args, view),
         arguments=args.model_dump(mode="json", exclude_none=True),
         status=status,
@@ -603,11 +614,18 @@ def _build_tool(spec: ToolSpec) -> Tool:
         # The SDK already validated the arguments with args_model (see below); this only rebuilds it.
         args = args_model.model_construct(**arguments)
         assert spec.run is not None
+        if not spec.read_only:
+            try:
+                # Before the write: if the audit log cannot take a line, the write does not happen.
+                await _audit_write(state, spec.name, args, None, None, outcome="attempt")
+            except OSError as exc:
+                log.error("audit log unavailable: %s", exc)
+                raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
         try:
             view = await spec.run(state, args, ctx)
         except CoMcpError as exc:
             if not spec.read_only:
-                await _audit_write(state, spec.name, args, None, exc)
+                await _audit_after(state, spec.name, args, None, exc)
             raise ToolError(explain(exc)) from None
         except ToolError:
             raise
@@ -616,7 +634,7 @@ def _build_tool(spec: ToolSpec) -> Tool:
             log.exception("tool %s failed unexpectedly", spec.name)
             raise ToolError(explain(RuntimeError())) from None
         if not spec.read_only:
-            await _audit_write(state, spec.name, args, view, None)
+            await _audit_after(state, spec.name, args, view, None)
         return _result(view)
 
     return _make_tool(spec, call, [])

@@ -410,8 +410,36 @@ async def test_wait_reports_progress_until_ready(make_server: ServerFactory, mod
 async def test_every_write_leaves_an_audit_line(mcp: Client, sandbox: Sandbox, options: Any) -> None:
     asset_id = alice_asset(sandbox)
     await call(mcp, "update_data_asset", {"data_asset_id": asset_id, "description": "audited"})
-    [record] = options.audit.read()
-    assert (record["tool"], record["outcome"], record["data_asset_ids"]) == ("update_data_asset", "done", [asset_id])
+    lines = [(r["tool"], r["outcome"], r["data_asset_ids"]) for r in options.audit.read()]
+    assert lines == [("update_data_asset", "attempt", [asset_id]), ("update_data_asset", "done", [asset_id])]
+
+
+async def test_a_create_whose_wait_fails_is_reported_as_created_never_as_failed(mcp: Client, sandbox: Sandbox) -> None:
+    sandbox.api.ready_delay = 30
+    sandbox.faults.error(503, ops="get")  # every poll fails, after the create succeeded
+    before = sandbox.store.count_assets()
+    result = await mcp.call_tool(
+        "create_data_asset", {"name": "Waited", "source": {"kind": "s3", "bucket": "lab"}, "wait": True}
+    )
+    assert not result.is_error, text(result)
+    assert "Do not create it again" in text(result)
+    assert sandbox.store.count_assets() == before + 1
+
+
+async def test_an_unwritable_audit_log_stops_a_write_before_it_happens(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox, tmp_path: Any
+) -> None:
+    from co_mcp.audit import AuditLog
+
+    blocked = tmp_path / "audit.jsonl"
+    blocked.mkdir()  # a directory where the file should be: every append fails
+    asset_id = alice_asset(sandbox)
+    sandbox.request_log.clear()
+    async with Client(make_server(audit=AuditLog(blocked)), mode=mode) as client:
+        result = await client.call_tool("update_data_asset", {"data_asset_id": asset_id, "name": "never"})
+    assert result.is_error
+    assert "audit log" in text(result)
+    assert sandbox.request_log.count(operation="update") == 0
 
 
 # --- errors never crash the server ------------------------------------------------------------------

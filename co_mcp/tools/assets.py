@@ -262,6 +262,8 @@ class CreateResult(View):
     failure_reason: str | None = None
     waited: bool = False
     timed_out: bool | None = None
+    # The create succeeded, but waiting for it then failed: said plainly, never as a failed create.
+    wait_error: str | None = None
 
     def machine(self) -> Outcome:
         a = self.asset
@@ -270,7 +272,7 @@ class CreateResult(View):
         )
 
 
-def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False) -> CreateResult:
+def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False, wait_error: str | None = None) -> CreateResult:
     detail = asset_detail(asset)
     return CreateResult(
         asset=asset_summary(asset),
@@ -278,6 +280,7 @@ def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False) -> Crea
         failure_reason=detail.failure_reason,
         waited=waited,
         timed_out=timed_out or None,
+        wait_error=wait_error,
     )
 
 
@@ -285,12 +288,17 @@ async def create_data_asset(
     client: CodeOceanClient,
     args: CreateArgs,
     credentials: Mapping[str, CredentialSet],
+    explain: ExplainFn,
     progress: ProgressFn | None = None,
 ) -> CreateResult:
     created = await client.create_data_asset(to_params(args, credentials))
     if not args.wait or created.is_settled:
         return _created(created, waited=args.wait)
-    settled, timed_out = await _wait(client, created.id, args.wait_timeout, progress)
+    try:
+        settled, timed_out = await _wait(client, created.id, args.wait_timeout, progress)
+    except CodeOceanError as exc:
+        # The asset exists: reporting an error now would invite a retry, and a duplicate.
+        return _created(created, waited=True, wait_error=explain(exc))
     if settled is not None and not timed_out:
         # If the deployment refused to edit the draft, the create's bookkeeping tag is still there.
         settled = await client.strip_create_tags(settled)
