@@ -8,6 +8,7 @@ rules included), so what the model is told and what is enforced cannot drift apa
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import inspect
 import json
@@ -25,6 +26,7 @@ from mcp.server.mcpserver import (
     Elicit,
     ElicitationResult,
     MCPServer,
+    RequestStateSecurity,
     Resolve,
     UserMessage,
 )
@@ -833,6 +835,11 @@ def build_server(
         lifespan=lifespan,
         tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
         middleware=[_tidy_errors],
+        # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
+        # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
+        request_state_security=RequestStateSecurity(
+            keys=[hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]
+        ),
     )
     _register_resources(server, holder)
     _register_prompts(server)

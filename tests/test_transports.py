@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
 
+from co_mcp.audit import AuditLog
 from co_mcp.config import Settings
+from co_mcp.confirm import TokenSigner
 from co_mcp.errors import ConfigurationError
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import serving
-from co_mcp.server import build_server, http_app
-from tests.conftest import client_for
+from co_mcp.server import ServerOptions, build_server, http_app
+from tests.conftest import SECRET, client_for
 
 pytestmark = pytest.mark.anyio
 
@@ -113,3 +119,49 @@ def test_binding_beyond_loopback_with_both_set_builds_an_app() -> None:
     server = build_server(lambda: client_for(Sandbox(assets=1)))
     settings = Settings(allowed_hosts=["mcp.example.org"], http_token="t0ken")
     assert http_app(server, settings, "0.0.0.0") is not None
+
+
+@pytest.mark.loopback
+async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the_secret(sandbox: Sandbox) -> None:
+    options = ServerOptions(signer=TokenSigner(SECRET), audit=AuditLog("-"))
+    replicas = [
+        http_app(build_server(lambda: client_for(sandbox), options=options), Settings(), "127.0.0.1") for _ in "ab"
+    ]
+    bases: list[str] = []
+    turn = itertools.count()
+
+    async def round_robin(scope: Any, receive: Any, send: Any) -> None:
+        # A load balancer with no affinity: each request goes to the other replica.
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k not in (b"host", b"content-length")]
+        async with httpx.AsyncClient() as http:
+            upstream = bases[next(turn) % 2] + scope["path"]
+            answer = await http.request(scope["method"], upstream, content=body, headers=headers)
+        skip = ("content-length", "transfer-encoding", "content-encoding")
+        out = [(k.encode(), v.encode()) for k, v in answer.headers.items() if k.lower() not in skip]
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": answer.content})
+
+    async def yes(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    alice = sandbox.users["alice"].id
+    target = next(
+        r for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready" and not r.archived
+    )
+    with serving(replicas[0], lifespan="on") as first, serving(replicas[1], lifespan="on") as second:
+        bases.extend([first, second])
+        with serving(round_robin) as proxy:
+            async with Client(f"{proxy}/mcp", mode="auto", elicitation_callback=yes) as client:
+                result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target.id]})
+    assert not result.is_error
+    stored = sandbox.store.get_asset(target.id)
+    assert stored is not None
+    assert stored.archived
