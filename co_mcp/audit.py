@@ -26,10 +26,11 @@ SECRET_KEYS = frozenset({"confirm_token", "client_secret", "client_id", "token",
 REDACTED = "[redacted]"
 
 
-def default_audit_path() -> Path:
+def default_audit_path(*, sandbox: bool = False) -> Path:
+    """The user's audit file; the sandbox's own writes (demos, trials) go to a separate one."""
     from platformdirs import user_state_path
 
-    return user_state_path("co-mcp", appauthor=False) / "audit.jsonl"
+    return user_state_path("co-mcp", appauthor=False) / ("sandbox-audit.jsonl" if sandbox else "audit.jsonl")
 
 
 def redact(value: Any) -> Any:
@@ -44,7 +45,9 @@ def redact(value: Any) -> Any:
 class AuditLog:
     """Append-only JSON lines. Thread-safe; ``write`` returns once the line is durable."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, *, domain: str | None = None) -> None:
+        # Every record names the deployment it concerns: one file may outlive several configurations.
+        self.domain = domain
         self._lock = threading.Lock()
         self.path: Path | None
         if path is None or str(path) == "-":
@@ -83,11 +86,14 @@ class AuditLog:
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "tool": tool,
             "outcome": outcome,
+            "domain": self.domain,
             "data_asset_ids": data_asset_ids,
             "arguments": redact(arguments),
         }
         optional = {"status": status, "message": message, "fingerprint": fingerprint, "deleted": deleted}
         record.update({k: v for k, v in optional.items() if v is not None})
+        if record["domain"] is None:
+            del record["domain"]
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
         # fsync blocks; keep it off the event loop so other calls keep flowing.
         await anyio.to_thread.run_sync(self._append, line)

@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve against an embedded, in-process Code Ocean sandbox with demo data (no account needed)",
     )
     parser.add_argument(
+        "--read-only", action="store_true", default=None, help="offer no write tools at all (CO_MCP_READ_ONLY=1)"
+    )
+    parser.add_argument("--tools", metavar="NAMES", help="offer only these tools, comma-separated (CO_MCP_TOOLS)")
+    parser.add_argument("--disable", metavar="NAMES", help="never offer these tools, comma-separated (CO_MCP_DISABLE)")
+    parser.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="MCP transport (default: stdio)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind (default: 127.0.0.1)")
@@ -140,11 +145,13 @@ def _serve(args: argparse.Namespace) -> int:
     from co_mcp.config import load_settings
     from co_mcp.errors import ConfigurationError
 
+    # Flags win over the environment; an unset flag leaves the variable's value alone.
+    flags = {"read_only": args.read_only, "tools": args.tools, "disable": args.disable}
     try:
-        settings = load_settings()
+        settings = load_settings(**{name: value for name, value in flags.items() if value is not None})
         from co_mcp.server import ServerOptions, build_server, serve, settings_client_factory
 
-        options = ServerOptions.from_settings(settings)
+        options = ServerOptions.from_settings(settings, sandbox=args.sandbox)
 
         factory: Callable[[], CodeOceanClient]
         if args.sandbox:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -144,6 +145,14 @@ class Settings(BaseSettings):
             for name, value in (("CODEOCEAN_DOMAIN", self.codeocean_domain), ("CODEOCEAN_TOKEN", self.codeocean_token))
             if not value
         ]
+        if not missing and self.codeocean_domain is not None:
+            # Checked here, at start-up: the client itself is only made on the first tool call.
+            parts = urlsplit(self.codeocean_domain.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+                raise ConfigurationError(
+                    f"CODEOCEAN_DOMAIN must be a URL such as https://codeocean.example.com (no credentials in it), "
+                    f"got {self.codeocean_domain[:80]!r}"
+                )
         if missing or self.codeocean_domain is None or self.codeocean_token is None:
             raise ConfigurationError(
                 f"{' and '.join(missing)} not set: CODEOCEAN_DOMAIN is your Code Ocean URL and CODEOCEAN_TOKEN an "

@@ -104,7 +104,7 @@ class ServerOptions:
     audit: AuditLog = field(default_factory=lambda: AuditLog("-"))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ServerOptions:
+    def from_settings(cls, settings: Settings, *, sandbox: bool = False) -> ServerOptions:
         from co_mcp.audit import default_audit_path
 
         secret = settings.confirm_secret
@@ -120,7 +120,10 @@ class ServerOptions:
             deny=frozenset(settings.disable),
             confirm=settings.confirm,
             signer=signer,
-            audit=AuditLog(settings.audit_log if settings.audit_log is not None else default_audit_path()),
+            audit=AuditLog(
+                settings.audit_log if settings.audit_log is not None else default_audit_path(sandbox=sandbox),
+                domain="sandbox" if sandbox else settings.codeocean_domain,
+            ),
         )
 
 

@@ -60,3 +60,9 @@ async def test_dash_sends_lines_to_stderr(capsys: pytest.CaptureFixture[str]) ->
 
 def test_redact_leaves_other_values_alone() -> None:
     assert redact({"a": [1, {"token": "t", "b": "c"}]}) == {"a": [1, {"token": REDACTED, "b": "c"}]}
+
+
+async def test_records_name_the_deployment(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", domain="https://co.example.org")
+    await log.write("archive_data_asset", outcome="done", data_asset_ids=["a"], arguments={})
+    assert log.read()[0]["domain"] == "https://co.example.org"

@@ -73,3 +73,28 @@ def test_a_bad_fault_spec_is_refused_before_serving(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "co-mcp sandbox:" in err
     assert "429:lots" in err
+
+
+def test_a_malformed_domain_is_refused_at_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CODEOCEAN_DOMAIN", "codeocean.example.com")
+    monkeypatch.setenv("CODEOCEAN_TOKEN", "cop_x")
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "CODEOCEAN_DOMAIN must be a URL" in err
+    assert "cop_x" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_the_read_only_flag_offers_no_write_tools() -> None:
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "co_mcp", "--sandbox", "--read-only"], env=clean_env()
+    )
+    async with Client(params, read_timeout_seconds=60) as client:
+        tools = (await client.list_tools()).tools
+    assert tools
+    assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
