@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -743,6 +744,10 @@ class _ErrorBoundary:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client hung up before its body was read (say, it timed out while a latency fault held
+            # the request): nothing was done, nobody is listening, and it is no bug of the handler.
+            log.info("client went away before its request was read: %s %s", scope.get("method"), scope.get("path"))
         except Exception:
             log.exception("sandbox handler failed: %s %s", scope.get("method"), scope.get("path"))
             if not started and scope["type"] == "http":

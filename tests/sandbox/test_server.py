@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,3 +53,22 @@ def test_signed_links_point_back_at_the_served_url(small: Sandbox) -> None:
         urls = http.get(f"/api/v1/data_assets/{DEMO_DATASET_ID}/files/urls", params={"path": path}).json()
         assert urls["download_url"].startswith(f"{base_url}/__files/")
         assert httpx.head(urls["download_url"]).status_code == 200
+
+
+def test_a_client_that_gives_up_during_latency_creates_nothing_and_logs_no_error(
+    small: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn tells the app the client left when it reads the body; that is no handler bug.
+    small.faults.latency(0.4, ops="create", for_requests=1)
+    before = small.store.count_assets()
+    body = {"name": "given up", "mount": "m", "source": {"aws": {"bucket": "b"}}}
+    with running(small) as base_url, httpx.Client(base_url=base_url, headers=basic("cop_sandbox_token")) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/api/v1/data_assets", json=body, timeout=0.1)
+        for _ in range(40):  # until the delayed request has run its course, 2 s at most
+            if small.request_log.count(operation="create"):
+                break
+            time.sleep(0.05)
+    assert small.request_log.count(operation="create", committed=False) == 1
+    assert small.store.count_assets() == before
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
