@@ -26,6 +26,7 @@ whose asset now shows every requested field was applied.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import logging
 import secrets
@@ -73,7 +74,7 @@ from co_mcp.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
     from types import TracebackType
 
 __all__ = [
@@ -99,6 +100,7 @@ NONCE_TAG_PREFIX = "co-mcp-create-"
 ITER_PAGE_SIZE = 1000
 
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 class Repeat(Enum):
@@ -412,14 +414,48 @@ class CodeOceanClient:
         return _parse(response, FileURLs)
 
     async def read_file_range(self, url: str, *, offset: int = 0, length: int) -> FileChunk:
-        """Fetch ``length`` bytes from ``offset`` of a signed file URL, without Code Ocean credentials."""
+        """Fetch ``length`` bytes from ``offset`` of a signed file URL, without Code Ocean credentials.
+
+        Redirects are followed (object stores use them); a server that ignores Range is read only as
+        far as needed, never whole into memory.
+        """
         if offset < 0 or length < 1:
             raise InvalidArgumentError("offset/length", "offset must be >= 0 and length >= 1")
         if urlsplit(url).scheme not in ("http", "https"):
             raise InvalidArgumentError("url", "must be an http(s) URL returned by get_data_asset_file_urls")
+
+        async def fetch() -> FileChunk:
+            return await self._fetch_range(url, offset, length)
+
+        return await self._retrying("GET", url, Repeat.READ, fetch)
+
+    async def _fetch_range(self, url: str, offset: int, length: int) -> FileChunk:
+        shown = _short(url)
         headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
-        response = await self._request("GET", url, headers=headers, repeat=Repeat.READ, authenticated=False)
-        return _file_chunk(response, offset, length)
+        with _transport_errors("GET", shown):
+            async with self._http.stream("GET", url, headers=headers, follow_redirects=True) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_for_status(
+                        response.status_code,
+                        _error_message(response),
+                        method="GET",
+                        path=shown,
+                        retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                    )
+                content_type = response.headers.get("Content-Type")
+                if response.status_code == 206:
+                    body = await response.aread()
+                    return FileChunk(body[:length], offset, _range_total(response.headers), content_type)
+                # 200: the whole file is coming; keep only what was asked for, and stop reading there.
+                declared = response.headers.get("Content-Length", "")
+                total = int(declared) if declared.isdigit() else None
+                kept = bytearray()
+                async for piece in response.aiter_bytes():
+                    kept += piece
+                    if len(kept) >= offset + length:
+                        break
+                return FileChunk(bytes(kept[offset : offset + length]), offset, total, content_type)
 
     # --- admin ----------------------------------------------------------------------------------
 
@@ -525,6 +561,23 @@ class CodeOceanClient:
         authenticated: bool = True,
         attempts_out: list[int] | None = None,
     ) -> httpx.Response:
+        async def send() -> httpx.Response:
+            return await self._send_once(
+                method, path, json=json, params=params, headers=headers,
+                expect_body=expect_body, authenticated=authenticated,
+            )  # fmt: skip
+
+        return await self._retrying(method, path, repeat, send, attempts_out)
+
+    async def _retrying(
+        self,
+        method: str,
+        path: str,
+        repeat: Repeat,
+        send: Callable[[], Awaitable[_T]],
+        attempts_out: list[int] | None = None,
+    ) -> _T:
+        """Run ``send`` under the retry policy for ``repeat`` (see the module docstring)."""
         policy = self.retry
         last: dict[str, Any] = {}
 
@@ -554,10 +607,7 @@ class CodeOceanClient:
                     if attempt_no > 1 and "event" in last:
                         reason, delay = last["event"]
                         self._retried(RetryEvent(method, _short(path), attempt_no - 1, reason, delay))
-                    return await self._send_once(
-                        method, path, json=json, params=params, headers=headers,
-                        expect_body=expect_body, authenticated=authenticated,
-                    )  # fmt: skip
+                    return await send()
         except (ServerError, TransportError) as exc:
             if repeat is Repeat.READ or (isinstance(exc, TransportError) and not exc.may_have_reached_server):
                 raise
@@ -592,13 +642,8 @@ class CodeOceanClient:
             request_headers["Authorization"] = self._authorization
         shown = _short(path)
         started = time.perf_counter()
-        try:
+        with _transport_errors(method, shown):
             response = await self._http.request(method, path, json=json, params=params, headers=request_headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing was written to the server: safe to send again, whatever the operation.
-            raise _transport_error(exc, method, shown, reached=False) from None
-        except httpx.TransportError as exc:
-            raise _transport_error(exc, method, shown, reached=True) from None
         log.debug(
             "%s %s -> %d in %.1f ms",
             method,
@@ -657,6 +702,24 @@ def _shows_update(asset: DataAsset, params: DataAssetUpdateParams) -> bool:
     return all(now.get(name) == value for name, value in wanted.items())
 
 
+@contextlib.contextmanager
+def _transport_errors(method: str, path: str) -> Iterator[None]:
+    """httpx's transport failures as ours, saying whether the request may have reached the server."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        # Nothing was written to the server: safe to send again, whatever the operation.
+        raise _transport_error(exc, method, path, reached=False) from None
+    except httpx.TransportError as exc:
+        raise _transport_error(exc, method, path, reached=True) from None
+
+
+def _range_total(headers: httpx.Headers) -> int | None:
+    """The total size from ``Content-Range: bytes a-b/total``; None when absent, unknown (*) or malformed."""
+    total = headers.get("Content-Range", "").rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
+
+
 def _transport_error(exc: httpx.TransportError, method: str, path: str, *, reached: bool) -> TransportError:
     kind = type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
@@ -688,19 +751,6 @@ def _parse(response: httpx.Response, model: type[_ModelT]) -> _ModelT:
             method=method,
             path=path,
         ) from None
-
-
-def _file_chunk(response: httpx.Response, offset: int, length: int) -> FileChunk:
-    content_type = response.headers.get("Content-Type")
-    if response.status_code == 206:
-        total: int | None = None
-        content_range = response.headers.get("Content-Range", "")  # bytes a-b/total
-        if "/" in content_range and not content_range.endswith("/*"):
-            total = int(content_range.rsplit("/", 1)[1])
-        return FileChunk(response.content[:length], offset, total, content_type)
-    # A 200 means the server ignored Range and sent the whole file; slice it ourselves.
-    body = response.content
-    return FileChunk(body[offset : offset + length], offset, len(body), content_type)
 
 
 def _normalise_domain(domain: str) -> str:

@@ -166,6 +166,18 @@ def _decode(chunk: bytes, encoding: str, final: bool) -> tuple[str, int] | None:
     return text, len(chunk) - pending
 
 
+def _partial_character(content: bytes, encoding: str, offset: int) -> int:
+    """How many leading bytes belong to a character that started before the offset."""
+    if encoding == "utf-16":
+        return offset % 2
+    if encoding == "utf-8":
+        skip = 0
+        while skip < min(3, len(content)) and content[skip] & 0xC0 == 0x80:  # 10xxxxxx: a continuation byte
+            skip += 1
+        return skip
+    return 0
+
+
 async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> ReadFileResult:
     data_asset_id = str(args.data_asset_id)
     urls = await client.get_data_asset_file_urls(data_asset_id, args.path)
@@ -182,19 +194,25 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
             content_type=chunk.content_type,
             binary=describe_binary(head, chunk.content_type, chunk.total_size),
         )
-    decoded = _decode(chunk.content, args.encoding, final=not chunk.has_more)
+    # An offset from a previous read always falls on a character boundary; one chosen by hand may land
+    # inside a character, so the partial character's bytes are skipped rather than called binary.
+    skip = _partial_character(chunk.content, args.encoding, args.offset) if args.offset else 0
+    content = chunk.content[skip:]
+    base["offset"] = args.offset + skip
+    decoded = _decode(content, args.encoding, final=not chunk.has_more)
     if decoded is None:
         return ReadFileResult(
             **base,
             length=len(chunk.content),
             total_size=chunk.total_size,
             has_more=chunk.has_more,
+            next_offset=chunk.end if chunk.has_more else None,
             content_type=chunk.content_type,
             binary=f"not valid {args.encoding} text: try another encoding, or treat it as binary. "
             + describe_binary(chunk.content if args.offset == 0 else b"", chunk.content_type, chunk.total_size),
         )
     text, used = decoded
-    end = args.offset + used
+    end = args.offset + skip + used
     has_more = chunk.total_size is not None and end < chunk.total_size
     # File text is data written by others: invisible characters go, layout (newlines, tabs) stays.
     shown = clean(text.replace("\r\n", "\n"), len(text) + 1, strip=False)

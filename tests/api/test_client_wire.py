@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -431,3 +431,40 @@ def test_a_bad_domain_is_refused_with_the_setting_named(domain: str) -> None:
 def test_a_domain_given_with_the_api_suffix_is_normalised() -> None:
     client = CodeOceanClient("https://co.example.org/api/v1/", TOKEN)
     assert client.domain == "https://co.example.org"
+
+
+async def test_a_signed_link_that_redirects_is_followed_without_credentials() -> None:
+    recorder = Recorder(
+        httpx.Response(302, headers={"Location": "https://bucket.example.net/x.csv?X-Amz-Signature=s"}),
+        httpx.Response(206, content=b"abc", headers={"Content-Range": "bytes 0-2/10"}),
+    )
+    async with client_for(recorder) as client:
+        chunk = await client.read_file_range("https://files.example.net/x.csv?sig=abc", length=3)
+    assert chunk.content == b"abc"
+    assert recorder.requests[1].url.host == "bucket.example.net"
+    assert all("Authorization" not in r.headers for r in recorder.requests)
+
+
+async def test_a_server_ignoring_range_is_read_only_as_far_as_needed() -> None:
+    served: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        for n in range(1000):  # a 64 MB file, in 64 KB pieces
+            served.append(n)
+            yield bytes([n % 256]) * 65536
+
+    recorder = Recorder(
+        lambda request: httpx.Response(200, content=body(), headers={"Content-Length": str(1000 * 65536)})
+    )
+    async with client_for(recorder) as client:
+        chunk = await client.read_file_range("https://files.example.net/big.bin", offset=70000, length=10)
+    assert chunk.content == bytes([1]) * 10
+    assert chunk.total_size == 1000 * 65536
+    assert len(served) < 5
+
+
+async def test_an_unknown_total_in_content_range_is_not_taken_for_the_end() -> None:
+    recorder = Recorder(httpx.Response(206, content=b"abc", headers={"Content-Range": "bytes 0-2/*"}))
+    async with client_for(recorder) as client:
+        chunk = await client.read_file_range("https://files.example.net/stream", length=3)
+    assert chunk.total_size is None
