@@ -33,7 +33,9 @@ from mcp.server.mcpserver import (
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     CallToolResult,
     Completion,
     CompletionArgument,
@@ -55,6 +57,8 @@ from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
 
 if TYPE_CHECKING:
+    from mcp.types import GetPromptResult, InputRequiredResult
+
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import CredentialSet, Settings
     from co_mcp.tools.common import Args
@@ -64,6 +68,7 @@ __all__ = [
     "INSTRUCTIONS",
     "AppState",
     "BearerGuard",
+    "CoMcpServer",
     "ToolSpec",
     "build_server",
     "http_app",
@@ -789,6 +794,36 @@ def _register_prompts(server: MCPServer) -> None:
         ]
 
 
+class CoMcpServer(MCPServer[AppState]):
+    """MCPServer, answering a client's mistaken ``prompts/get`` as one.
+
+    The SDK turns an unknown prompt name, a missing required argument or an unexpected one into an
+    internal error (code 0 over JSON-RPC, -32603 in 2026-07-28) and logs a traceback, as if co_mcp had
+    crashed. The spec's answer is -32602 Invalid params; this checks the arguments against the prompt's
+    published ones first, so the message names what is wrong.
+    """
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        prompts = {prompt.name: prompt for prompt in await self.list_prompts()}
+        prompt = prompts.get(name)
+        if prompt is None:
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name[:100]!r}; prompts: {', '.join(sorted(prompts))}")
+        declared = prompt.arguments or []
+        given = set(arguments or {})
+        missing = [arg.name for arg in declared if arg.required and arg.name not in given]
+        unexpected = sorted(given - {arg.name for arg in declared})
+        problems = [
+            *([f"missing required argument(s): {', '.join(missing)}"] if missing else []),
+            *([f"unknown argument(s): {', '.join(a[:100] for a in unexpected[:10])}"] if unexpected else []),
+        ]
+        if problems:
+            accepted = ", ".join(arg.name for arg in declared) or "none"
+            raise MCPError(INVALID_PARAMS, f"Prompt {name}: {'; '.join(problems)} (arguments: {accepted})")
+        return await super().get_prompt(name, arguments, context)
+
+
 # --- assembly -------------------------------------------------------------------------------------
 
 
@@ -829,7 +864,7 @@ def build_server(
             await holder.state.aclose()
             holder.state = None
 
-    server: MCPServer[AppState] = MCPServer(
+    server = CoMcpServer(
         "co-mcp",
         title="Code Ocean data assets",
         description="Search, inspect, create, update, archive, share and delete Code Ocean data assets.",
