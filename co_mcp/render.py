@@ -272,6 +272,14 @@ def _asset_id(exc: CodeOceanError) -> str | None:
     return match.group(1) if match else None
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _said(message: str) -> str:
+    """Code Ocean's message without its closing period, so our sentence can add one."""
+    return message.rstrip(" .")
+
+
 def explain(exc: BaseException) -> str:
     """What failed, why, and what to try next, in words a model can act on. Never the token or HTML."""
     if isinstance(exc, InvalidArgumentError):
@@ -285,7 +293,7 @@ def explain(exc: BaseException) -> str:
                 f"No data asset {asset_id} is visible to this token: it may not exist, may have been deleted, or "
                 "is not shared with you. search_data_assets finds assets by name."
             )
-        return f"Not found: {exc.message}. Check the id and path; list_data_asset_files shows what exists."
+        return f"Not found: {_said(exc.message)}. Check the id and path; list_data_asset_files shows what exists."
     if isinstance(exc, AuthenticationError):
         return (
             "Code Ocean rejected the access token (401). The server's CODEOCEAN_TOKEN must be fixed by the user; "
@@ -293,22 +301,27 @@ def explain(exc: BaseException) -> str:
         )
     if isinstance(exc, PermissionDeniedError):
         return (
-            f"Not allowed (403): {exc.message}. The token may be read-only (writes need the Datasets read & write "
-            "scope), or the user lacks the owner or editor role on this asset."
+            f"Not allowed (403): {_said(exc.message)}. The token may be read-only (writes need the Datasets "
+            "read & write scope), or the user lacks the owner or editor role on this asset."
         )
     if isinstance(exc, ConflictError):
         return (
-            f"Conflict ({exc.status_code}): {exc.message}. If the asset is still being created, call "
+            f"Conflict ({exc.status_code}): {_said(exc.message)}. If the asset is still being created, call "
             "wait_for_data_asset and try again."
         )
     if isinstance(exc, BadRequestError):
-        return f"Code Ocean rejected the request (400): {exc.message}. Correct that argument and retry."
+        return f"Code Ocean rejected the request (400): {_said(exc.message)}. Correct that argument and retry."
     if isinstance(exc, RateLimitedError):
         return "Code Ocean is rate limiting requests (429) and retries ran out. Wait a minute before trying again."
     if isinstance(exc, ServerError):
-        return f"Code Ocean failed (HTTP {exc.status_code}) even after retries: {exc.message}. Try again later."
+        if exc.method in _WRITES and not exc.path.endswith("/search"):
+            return (
+                f"Code Ocean failed (HTTP {exc.status_code}): {_said(exc.message)}. The change may or may not have "
+                "happened: check with get_data_asset before trying again."
+            )
+        return f"Code Ocean failed (HTTP {exc.status_code}) even after retries: {_said(exc.message)}. Try again later."
     if isinstance(exc, APIStatusError):
-        return f"Code Ocean answered HTTP {exc.status_code}: {exc.message}."
+        return f"Code Ocean answered HTTP {exc.status_code}: {_said(exc.message)}."
     if isinstance(exc, TransportError):
         return f"Could not reach Code Ocean: {exc}. Retries ran out; check the network or try again later."
     if isinstance(exc, InvalidResponseError):

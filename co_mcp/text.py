@@ -76,14 +76,28 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def iso_datetime(epoch: int | None) -> str | None:
+def _moment(epoch: float | None) -> dt.datetime | None:
+    """Epoch seconds as a UTC time; milli- or microseconds are recognised, nonsense becomes None.
+
+    One asset with a timestamp in the wrong unit must not fail a whole search.
+    """
+    if not epoch:
+        return None
+    value = float(epoch)
+    while abs(value) > 1e11:  # later than the year 5138 in seconds: milliseconds or finer
+        value /= 1000
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso_datetime(epoch: float | None) -> str | None:
     """Epoch seconds -> '2024-05-01T12:34:56Z'; None and 0 (never) -> None."""
-    if not epoch:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = _moment(epoch)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
-def iso_date(epoch: int | None) -> str | None:
-    if not epoch:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d")
+def iso_date(epoch: float | None) -> str | None:
+    moment = _moment(epoch)
+    return moment.strftime("%Y-%m-%d") if moment else None

@@ -506,3 +506,12 @@ async def test_strict_mode_with_nothing_to_do_says_so_instead_of_refusing(
         result = await client.call_tool("archive_data_asset", {"data_asset_ids": [archived.id]})
     assert not result.is_error, text(result)
     assert "Nothing to do" in text(result)
+
+
+async def test_a_share_naming_someone_twice_is_refused_and_sends_nothing(mcp: Client, sandbox: Sandbox) -> None:
+    users = [{"email": "carol@example.org", "role": "viewer"}, {"email": "Carol@example.org", "role": "owner"}]
+    sandbox.request_log.clear()
+    result = await mcp.call_tool("share_data_asset", {"data_asset_ids": [target(sandbox)], "users": users})
+    assert result.is_error
+    assert "carol@example.org appear more than once" in text(result)
+    assert sandbox.request_log.entries == []

@@ -325,9 +325,6 @@ class DataAssetUpdateParams(_Request):
     mount: str | None = None
     custom_metadata: dict[str, CustomMetadataValue] | None = None
 
-    def is_empty(self) -> bool:
-        return all(value is None for value in self.model_dump().values())
-
 
 # --- requests: create ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from co_mcp.api.models import (
     Target,
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
-from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId
+from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, Mount
 from co_mcp.tools.views import AssetDetail, AssetRef, AssetSummary, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
@@ -170,10 +170,7 @@ SourceArg = Annotated[
 class CreateArgs(Args):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     source: SourceArg
-    mount: Annotated[
-        str | None,
-        Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$", description="folder name when attached; default from name"),
-    ] = None
+    mount: Annotated[Mount | None, Field(description="folder name when attached; default from name")] = None
     tags: Tags = []
     description: Annotated[str | None, Field(max_length=10_000)] = None
     custom_metadata: dict[str, MetadataValue] | None = None
@@ -312,7 +309,7 @@ class UpdateArgs(Args):
     data_asset_id: DataAssetId
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     description: Annotated[str | None, Field(max_length=10_000)] = None
-    mount: Annotated[str | None, Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$")] = None
+    mount: Mount | None = None
     custom_metadata: Annotated[
         dict[str, MetadataValue] | None, Field(description="replaces all custom metadata values")
     ] = None

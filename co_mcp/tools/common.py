@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath"]
+__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath", "Mount"]
 
 MAX_BATCH = 50
 
@@ -29,6 +29,16 @@ class Args(BaseModel):
 # A UUID type: pydantic rejects "../capsules/x" before any tool code runs; str() gives the canonical form.
 DataAssetId = uuid.UUID
 FilePath = Annotated[str, Field(max_length=1024, description="path from list_data_asset_files")]
+
+
+def _one_folder(value: str) -> str:
+    # The pattern allows dots (names like "v1.2"); "." and ".." alone would mean other folders.
+    if value in (".", ".."):
+        raise ValueError("a mount is a folder name, not . or ..")
+    return value
+
+
+Mount = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$"), AfterValidator(_one_folder)]
 
 
 class BatchArgs(Args):

@@ -107,6 +107,13 @@ class ShareArgs(GuardedArgs):
     def _some_change(self) -> ShareArgs:
         if not self.users and not self.groups and self.everyone is None and self.share_assets is None:
             raise ValueError("nothing to share: give users, groups, everyone or share_assets")
+        # One role per person or group: with two, the preview would promise one and the last would win.
+        emails = [u.email for u in self.users or []]
+        groups = [g.group for g in self.groups or []]
+        for kind, names in (("users", emails), ("groups", groups)):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ValueError(f"{kind}: each may appear once, but {', '.join(repeated)} appear more than once")
         return self
 
 
@@ -328,6 +335,20 @@ def _merge(current: Permissions, args: ShareArgs) -> tuple[Permissions, list[str
     return send, changes
 
 
+def _share_warning(args: ShareArgs) -> str:
+    """What the change risks, in proportion: only the kinds of widening it actually asks for."""
+    risks = []
+    if args.users or args.groups:
+        risks.append("the users and groups named can read the data (or edit it, with editor or owner)")
+    if args.everyone == "viewer":
+        risks.append("everyone=viewer opens it to the whole deployment")
+    elif args.everyone == "discoverable":
+        risks.append("everyone=discoverable lets anyone find it")
+    if args.share_assets:
+        risks.append("share_assets also shares what it is attached to")
+    return ("Afterwards " + "; ".join(risks) + ".") if risks else "This narrows access."
+
+
 async def plan_share(client: CodeOceanClient, args: ShareArgs, explain: ExplainFn) -> Plan:
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
@@ -344,7 +365,7 @@ async def plan_share(client: CodeOceanClient, args: ShareArgs, explain: ExplainF
         "share_data_asset",
         "change who can use",
         items,
-        "New users and groups can see (or edit) the data; everyone=viewer opens it to the whole deployment.",
+        _share_warning(args),
     )
 
 
