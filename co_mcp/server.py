@@ -587,8 +587,9 @@ async def _guarded_call(
             )
         items = await guarded.execute(state.client, plan, args, options.audit, explain)
         return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
-    # No question was asked: nothing to do, or the preview-and-token path.
-    signed = args.signed()
+    # No question was asked: nothing to do, or the preview-and-token path. The token is bound to the
+    # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
+    signed = {**args.signed(), "identity": state.client.identity}
     if not plan.actionable and args.confirm_token is None:
         return guarded.GuardResult(tool=tool, performed=False, preview=plan.text())
     if options.confirm == "elicit":
@@ -949,7 +950,16 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     from mcp.server.transport_security import TransportSecuritySettings
 
     security = None
-    if host not in LOCAL_HOSTS:
+    if host in LOCAL_HOSTS and settings.allowed_hosts:
+        # Behind a reverse proxy on the same machine, requests arrive for the public name: allow it
+        # alongside the loopback names the SDK allows by default.
+        loopback = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[*loopback, *settings.allowed_hosts],
+            allowed_origins=settings.allowed_origins or [f"http://{name}" for name in loopback],
+        )
+    elif host not in LOCAL_HOSTS:
         missing = [
             name
             for name, value in (

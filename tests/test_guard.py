@@ -24,7 +24,7 @@ from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
-from tests.conftest import SECRET, ServerFactory
+from tests.conftest import SECRET, ServerFactory, client_for
 
 pytestmark = pytest.mark.anyio
 
@@ -265,7 +265,8 @@ async def test_an_expired_token_is_refused(mcp: Client, sandbox: Sandbox) -> Non
     arguments = {"data_asset_ids": [asset_id]}
     fresh = await preview_token(mcp, arguments)
     state = fresh.split(".")[2]
-    expired = TokenSigner(SECRET).issue("delete_data_asset", arguments, state, now=time.time() - 3600)
+    signed = {**arguments, "identity": client_for(sandbox).identity}
+    expired = TokenSigner(SECRET).issue("delete_data_asset", signed, state, now=time.time() - 3600)
     await assert_refused(mcp, sandbox, {**arguments, "confirm_token": expired}, "expired")
 
 
@@ -515,3 +516,14 @@ async def test_a_share_naming_someone_twice_is_refused_and_sends_nothing(mcp: Cl
     assert result.is_error
     assert "carol@example.org appear more than once" in text(result)
     assert sandbox.request_log.entries == []
+
+
+async def test_a_token_for_another_deployment_or_user_is_refused(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server("admin"), mode=mode) as as_admin:
+        token = await preview_token(as_admin, arguments)
+    async with Client(make_server("alice"), mode=mode) as as_alice:
+        await assert_refused(as_alice, sandbox, {**arguments, "confirm_token": token}, "different action")

@@ -165,3 +165,14 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
     stored = sandbox.store.get_asset(target.id)
     assert stored is not None
     assert stored.archived
+
+
+@pytest.mark.loopback
+async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sandbox: Sandbox) -> None:
+    settings = Settings(allowed_hosts=["mcp.example.org"])
+    with mcp_over_http(sandbox, settings) as url:
+        async with httpx.AsyncClient() as http:
+            proxied = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "mcp.example.org"})
+            foreign = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
+    assert proxied.status_code == 200
+    assert foreign.status_code == 421

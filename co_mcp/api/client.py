@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import hashlib
 import logging
 import secrets
 import time
@@ -268,6 +269,11 @@ class CodeOceanClient:
 
     def __repr__(self) -> str:
         return f"CodeOceanClient(domain={self.domain!r}, token=SecretStr('**********'))"
+
+    @property
+    def identity(self) -> str:
+        """Which deployment and which credentials: a one-way digest, safe to bind into signatures."""
+        return hashlib.sha256(f"{self.domain}\0{self._authorization}".encode()).hexdigest()[:32]
 
     async def __aenter__(self) -> Self:
         await self._http.__aenter__()
