@@ -15,6 +15,22 @@ __all__ = ["clean", "human_size", "iso_date", "iso_datetime", "quoted", "snippet
 # Names, tags and descriptions are written by other people; hidden characters in them can carry
 # instructions a human reviewing the conversation never sees.
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs"})
+# Also dropped: the rest of Unicode's Default_Ignorable_Code_Point, characters that render as nothing
+# although they are letters or marks: the combining grapheme joiner, Hangul fillers, Khmer and Mongolian
+# invisibles, and variation selectors, which carry a hidden byte each when strung after an emoji
+# (found by the untrusted-text suite). One emoji presentation selector (U+FE0E/U+FE0F) straight after a
+# visible character is how emoji are written, and is kept.
+_IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
+_PRESENTATION = frozenset("\ufe0e\ufe0f")
 _KEEP = frozenset("\n\t")
 # Line and paragraph separators would break the one-line layout of compact text.
 _AS_SPACE = frozenset("\u2028\u2029\r\x0b\x0c\x85")
@@ -23,7 +39,15 @@ _AS_SPACE = frozenset("\u2028\u2029\r\x0b\x0c\x85")
 def _visible(char: str) -> bool:
     if char in _KEEP or (char.isascii() and char.isprintable()):
         return True  # the common case, without a Unicode database look-up
-    return unicodedata.category(char) not in _DROP_CATEGORIES
+    if unicodedata.category(char) in _DROP_CATEGORIES:
+        return False
+    point = ord(char)
+    return not any(low <= point <= high for low, high in _IGNORABLE)
+
+
+def _presents(char: str, before: list[str]) -> bool:
+    """An emoji presentation selector right after a visible character (not after another selector)."""
+    return char in _PRESENTATION and bool(before) and not before[-1].isspace() and before[-1] not in _PRESENTATION
 
 
 def clean(text: str | None, limit: int = 2000, *, strip: bool = True) -> str:
@@ -37,11 +61,7 @@ def clean(text: str | None, limit: int = 2000, *, strip: bool = True) -> str:
     for char in text:
         if char in _AS_SPACE:
             out.append(" ")
-        elif (
-            char in _KEEP
-            or (char.isascii() and char.isprintable())
-            or unicodedata.category(char) not in _DROP_CATEGORIES
-        ):
+        elif _visible(char) or _presents(char, out):
             out.append(char)
     result = "".join(out)
     if strip:

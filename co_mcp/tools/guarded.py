@@ -380,7 +380,12 @@ async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: Ex
         item.state["source"] = source.model_dump(mode="json") if source else None
         item.state["last_transferred"] = item.asset.last_transferred
         item.state["transfer_error"] = item.asset.transfer_error
-        where = f"s3://{source.bucket}/{source.prefix or ''}" if source and source.bucket else "Code Ocean storage"
+        # The source location was written by whoever made the asset: cleaned and quoted, like a name.
+        where = (
+            quoted(snippet(f"s3://{source.bucket}/{source.prefix or ''}", 300))
+            if source and source.bucket
+            else "Code Ocean storage"
+        )
         item.lines = [_asset_line(item.asset), f"files move: {where} -> {target}; the asset becomes external"]
 
     items = await _plan(client, args.ids(), explain, describe)
