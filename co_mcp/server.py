@@ -448,6 +448,21 @@ def _compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str
     return compacted
 
 
+async def _answer(tool: str, work: Awaitable[View]) -> CallToolResult:
+    """The one place errors become protocol results: ours are explained, a bug is logged and hidden."""
+    try:
+        view = await work
+    except CoMcpError as exc:
+        raise ToolError(explain(exc)) from None
+    except ToolError:
+        raise
+    except Exception:
+        # A bug: the traceback goes to stderr, the model gets a plain sentence, the server keeps serving.
+        log.exception("tool %s failed unexpectedly", tool)
+        raise ToolError(explain(RuntimeError())) from None
+    return _result(view)
+
+
 def _result(view: View) -> CallToolResult:
     # The text carries every fact for the model; the structured content the handles a program needs.
     return CallToolResult(
@@ -544,16 +559,7 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
         state: AppState = ctx.request_context.lifespan_context
         args = args_model.model_construct(**arguments)
         assert isinstance(args, guarded.GuardedArgs)
-        try:
-            view = await _guarded_call(spec.name, plan, state, args, confirmation)
-        except CoMcpError as exc:
-            raise ToolError(explain(exc)) from None
-        except ToolError:
-            raise
-        except Exception:
-            log.exception("tool %s failed unexpectedly", spec.name)
-            raise ToolError(explain(RuntimeError())) from None
-        return _result(view)
+        return await _answer(spec.name, _guarded_call(spec.name, plan, state, args, confirmation))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     return _make_tool(
@@ -632,21 +638,19 @@ def _build_tool(spec: ToolSpec) -> Tool:
             except OSError as exc:
                 log.error("audit log unavailable: %s", exc)
                 raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
-        try:
-            view = await spec.run(state, args, ctx)
-        except CoMcpError as exc:
+        async def work() -> View:
+            assert spec.run is not None
+            try:
+                view = await spec.run(state, args, ctx)
+            except CoMcpError as exc:
+                if not spec.read_only:
+                    await _audit_after(state, spec.name, args, None, exc)
+                raise
             if not spec.read_only:
-                await _audit_after(state, spec.name, args, None, exc)
-            raise ToolError(explain(exc)) from None
-        except ToolError:
-            raise
-        except Exception:
-            # A bug: the traceback goes to stderr, the model gets a plain sentence, the server keeps serving.
-            log.exception("tool %s failed unexpectedly", spec.name)
-            raise ToolError(explain(RuntimeError())) from None
-        if not spec.read_only:
-            await _audit_after(state, spec.name, args, view, None)
-        return _result(view)
+                await _audit_after(state, spec.name, args, view, None)
+            return view
+
+        return await _answer(spec.name, work())
 
     return _make_tool(spec, call, [])
 
