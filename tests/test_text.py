@@ -32,3 +32,9 @@ def test_epochs_in_milliseconds_are_read_as_such() -> None:
 def test_epochs_in_finer_units_are_scaled_down_instead_of_crashing() -> None:
     assert iso_datetime(1_700_000_000_000_000) == "2023-11-14T22:13:20Z"  # microseconds
     assert iso_datetime(10**30) is not None  # absurd, but one bad asset must not fail a search
+
+
+def test_the_ascii_fast_path_applies_the_same_rules() -> None:
+    every_ascii = "".join(chr(code) for code in range(128))
+    expected = "".join(" " if c in "\r\x0b\x0c" else c for c in every_ascii if c in "\n\t\r\x0b\x0c" or c.isprintable())
+    assert clean(every_ascii, strip=False) == expected
