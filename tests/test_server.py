@@ -414,6 +414,20 @@ async def test_every_write_leaves_an_audit_line(mcp: Client, sandbox: Sandbox, o
     assert lines == [("update_data_asset", "attempt", [asset_id]), ("update_data_asset", "done", [asset_id])]
 
 
+async def test_a_create_is_audited_with_the_new_assets_id(mcp: Client, options: Any) -> None:
+    result = await call(mcp, "create_data_asset", {"name": "Audited", "source": {"kind": "s3", "bucket": "lab"}})
+    assert result.structured_content is not None
+    lines = [(r["outcome"], r["data_asset_ids"]) for r in options.audit.read() if r["tool"] == "create_data_asset"]
+    assert lines == [("attempt", []), ("done", [result.structured_content["id"]])]
+
+
+async def test_a_failed_write_is_audited_as_failed_with_the_status(mcp: Client, options: Any) -> None:
+    missing = "00000000-0000-4000-8000-000000000000"
+    await mcp.call_tool("unarchive_data_asset", {"data_asset_id": missing})
+    [attempt, failed] = [r for r in options.audit.read() if r["tool"] == "unarchive_data_asset"]
+    assert (attempt["outcome"], failed["outcome"], failed["status"]) == ("attempt", "failed", 404)
+
+
 async def test_a_create_whose_wait_fails_is_reported_as_created_never_as_failed(mcp: Client, sandbox: Sandbox) -> None:
     sandbox.api.ready_delay = 30
     sandbox.faults.error(503, ops="get")  # every poll fails, after the create succeeded
