@@ -638,6 +638,7 @@ def _build_tool(spec: ToolSpec) -> Tool:
             except OSError as exc:
                 log.error("audit log unavailable: %s", exc)
                 raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
+
         async def work() -> View:
             assert spec.run is not None
             try:

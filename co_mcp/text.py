@@ -37,11 +37,7 @@ _AS_SPACE = frozenset("\u2028\u2029\r\x0b\x0c\x85")
 
 
 # The ASCII part of the rules above, as a translation table: controls go, \r \v \f become spaces.
-_ASCII_TABLE = {
-    code: (" " if chr(code) in _AS_SPACE else None)
-    for code in [*range(32), 127]
-    if chr(code) not in _KEEP
-}
+_ASCII_TABLE = {code: (" " if chr(code) in _AS_SPACE else None) for code in [*range(32), 127] if chr(code) not in _KEEP}
 
 
 def _visible(char: str) -> bool:
