@@ -1,0 +1,411 @@
+"""Load over streamable HTTP: N concurrent MCP sessions against ``co-mcp --sandbox --transport http``.
+
+    python bench/bench_load.py                                  # 50 sessions, 60 s; writes bench/RESULTS.md
+    python bench/bench_load.py --sessions 5 --seconds 3 --no-write
+
+The server is a real subprocess on 127.0.0.1 (a free port), with its embedded sandbox of 200 demo
+assets and its audit log in a scratch file. Each session is an ``mcp.Client`` over streamable HTTP that
+loops, until the time is up, over a mix of reads (search, get, permissions, list files, the metadata
+schema) and guarded writes on an asset of its own: archive (preview, confirm with the token) then
+unarchive, and share (preview, confirm), alternating a role so each share is a real change.
+
+A call is an error when it raises, returns ``isError``, or (for a guarded tool) the preview carries no
+token or the confirmation does not perform. Latency is per tool call, as the client sees it; the load
+generator runs in one Python process on the same machine, so on 2 cores its own CPU is part of it.
+Server memory is the subprocess's RSS after a warm-up session (start), sampled every half second,
+and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import psutil
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = "## Load over streamable HTTP (issue F)"
+CAROL = "carol@example.org"
+CALL_TIMEOUT = 30.0
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def co_mcp_http(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``co-mcp --sandbox --transport http`` on 127.0.0.1:``port``, until the block ends."""
+    scratch = Path(tempfile.mkdtemp(prefix="co-mcp-load-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))}
+    env["CO_MCP_AUDIT_LOG"] = str(scratch / "audit.jsonl")
+    command = [sys.executable, "-m", "co_mcp", "--sandbox", "--transport", "http", "--port", str(port)]
+    with (scratch / "stderr.log").open("wb") as stderr:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"co-mcp exited with {proc.returncode}: {(scratch / 'stderr.log').read_text()}")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("co-mcp did not listen within 30 s")
+                time.sleep(0.05)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+# --- what one session does ------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    kind: str  # read, preview, confirm, write
+    tool: str
+    seconds: float
+    error: str | None
+
+
+@dataclass
+class Samples:
+    items: list[Sample] = field(default_factory=list)
+    # Confirmations refused because the previewed state changed (another session archived an asset
+    # that depends on this one): the guard doing its job, confirmed again with the fresh token.
+    refused: int = 0
+
+
+def text_of(result: CallToolResult) -> str:
+    return " ".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def ids_of(result: CallToolResult) -> list[str]:
+    content = result.structured_content or {}
+    if "ids" in content:
+        return [str(i) for i in content["ids"]]
+    return [str(item["id"]) for item in content.get("results") or content.get("assets") or []]
+
+
+async def timed(
+    client: Client, samples: Samples, kind: str, tool: str, arguments: dict[str, Any]
+) -> CallToolResult | None:
+    """One tool call, sampled; None if it raised (the error is recorded)."""
+    started = time.perf_counter()
+    try:
+        with anyio.fail_after(CALL_TIMEOUT):
+            result = await client.call_tool(tool, arguments)
+    except Exception as exc:  # anything at all is an error of the load run, recorded and survived
+        samples.items.append(Sample(kind, tool, time.perf_counter() - started, f"{type(exc).__name__}: {exc}"))
+        return None
+    error = f"isError: {text_of(result)[:200]}" if result.is_error else None
+    samples.items.append(Sample(kind, tool, time.perf_counter() - started, error))
+    return None if result.is_error else result
+
+
+def flag(samples: Samples, message: str) -> None:
+    """Mark the last call as an error (a guarded call that did not do what it should)."""
+    last = samples.items[-1]
+    if last.error is None:
+        last.error = message
+
+
+async def guarded(client: Client, samples: Samples, tool: str, arguments: dict[str, Any]) -> bool:
+    """Preview, then confirm with the token as a user saying yes would; whether the action was performed."""
+    preview = await timed(client, samples, "preview", tool, arguments)
+    if preview is None:
+        return False
+    token = (preview.structured_content or {}).get("confirm_token")
+    if not token:
+        flag(samples, f"no confirm_token: {text_of(preview)[:200]}")
+        return False
+    for attempt in range(3):  # a refusal for a changed state comes with a fresh preview and token
+        confirmed = await timed(client, samples, "confirm", tool, {**arguments, "confirm_token": token})
+        if confirmed is None:
+            return False
+        content = confirmed.structured_content or {}
+        if content.get("performed"):
+            return True
+        token = content.get("confirm_token")
+        if not token or attempt == 2:
+            flag(samples, f"not performed: {text_of(confirmed)[:200]}")
+            return False
+        samples.refused += 1
+    return False
+
+
+async def carol_role(client: Client, samples: Samples, asset: str) -> str:
+    """Carol's role on ``asset`` now (demo data shares some assets with her already), or "none"."""
+    found = await timed(client, samples, "read", "get_data_asset_permissions", {"data_asset_id": asset})
+    users = (found.structured_content or {}).get("users") or [] if found is not None else []
+    return next((str(u.get("role")) for u in users if u.get("email") == CAROL), "none")
+
+
+SEARCHES = ("rna", "imaging", "liver", "cell", "sequencing", "")
+
+
+async def session(url: str, own: str, readable: list[str], listable: str, until: float, samples: Samples) -> None:
+    async with Client(url) as client:
+        role = await carol_role(client, samples, own)
+        for step in range(1_000_000):  # bounded; the clock ends it
+            if time.monotonic() >= until:
+                return
+            query = SEARCHES[step % len(SEARCHES)]
+            action = step % 9
+            if action in (0, 5):
+                await timed(client, samples, "read", "search_data_assets", {"query": query, "limit": 20})
+            elif action in (1, 8):
+                await timed(client, samples, "read", "get_data_asset", {"data_asset_ids": [own, *readable[:2]]})
+            elif action == 2:
+                await guarded(client, samples, "archive_data_asset", {"data_asset_ids": [own]})
+                await timed(client, samples, "write", "unarchive_data_asset", {"data_asset_id": own})
+            elif action == 3:
+                await timed(client, samples, "read", "get_data_asset_permissions", {"data_asset_id": own})
+            elif action == 4:
+                await timed(client, samples, "read", "list_data_asset_files", {"data_asset_id": listable})
+            elif action == 6:
+                wanted = "editor" if role == "viewer" else "viewer"
+                share = {"data_asset_ids": [own], "users": [{"email": CAROL, "role": wanted}]}
+                if await guarded(client, samples, "share_data_asset", share):
+                    role = wanted
+            else:
+                await timed(client, samples, "read", "get_custom_metadata_schema", {})
+
+
+async def discover(url: str, sessions: int) -> tuple[list[str], str]:
+    """Ready assets of the primary user, one per session, and an internal dataset to list.
+
+    Datasets and models first, results next, combined assets last: archiving a combined asset or a
+    result changes what the preview of its inputs shows, so sessions owning them disturb each other.
+    """
+    async with Client(url) as client:
+        mine: list[str] = []
+        for kind in ("dataset", "model", "result", "combined"):
+            found = await client.call_tool("search_data_assets", {"ownership": "created", "type": kind, "limit": 100})
+            mine += ids_of(found)
+        ready: list[str] = []
+        for start in range(0, len(mine), 50):
+            got = await client.call_tool("get_data_asset", {"data_asset_ids": mine[start : start + 50]})
+            assets = (got.structured_content or {}).get("assets") or []
+            ready += [a["id"] for a in assets if a.get("state") == "ready"]
+        internal = ids_of(
+            await client.call_tool("search_data_assets", {"origin": "internal", "type": "dataset", "limit": 20})
+        )
+        listable = ""
+        for candidate in internal:
+            if not (await client.call_tool("list_data_asset_files", {"data_asset_id": candidate})).is_error:
+                listable = candidate
+                break
+        # Warm every path once, so "start" memory is the server at work, not a cold import.
+        await client.call_tool("get_custom_metadata_schema", {})
+        await client.call_tool("get_data_asset_permissions", {"data_asset_id": ready[0]})
+    if len(ready) < sessions or not listable:
+        raise RuntimeError(f"the embedded sandbox has {len(ready)} ready assets for {sessions} sessions")
+    return ready, listable
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    sessions: int
+    seconds: float
+    calls: int
+    errors: int
+    examples: list[str]
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    confirm_p95_ms: float
+    writes: int  # guarded confirmations and unarchives
+    refused: int  # confirmations refused for a changed state, then confirmed again
+    server_cpu_pct: float  # of one core, over the run
+    rss_start_mb: float
+    rss_end_mb: float
+    rss_peak_mb: float
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.calls if self.calls else 1.0
+
+    def figures(self) -> dict[str, object]:
+        """The ``load.*`` figures, as the reliability suite prints them and ``report`` reads them."""
+        return {
+            "sessions": self.sessions,
+            "seconds": round(self.seconds, 1),
+            "calls": self.calls,
+            "errors": self.errors,
+            "error_rate_pct": round(100 * self.error_rate, 3),
+            "calls_per_s": round(self.calls / self.seconds, 1),
+            "writes": self.writes,
+            "refused_changed": self.refused,
+            "server_cpu_pct": round(self.server_cpu_pct),
+            "p50_ms": round(self.p50_ms, 1),
+            "p95_ms": round(self.p95_ms, 1),
+            "p99_ms": round(self.p99_ms, 1),
+            "max_ms": round(self.max_ms, 1),
+            "confirm_p95_ms": round(self.confirm_p95_ms, 1),
+            "rss_start_mb": round(self.rss_start_mb, 1),
+            "rss_end_mb": round(self.rss_end_mb, 1),
+            "rss_peak_mb": round(self.rss_peak_mb, 1),
+        }
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[max(0, min(998, round(share * 1000) - 1))]
+
+
+async def run_load(sessions: int, seconds: float) -> LoadResult:
+    port = free_port()
+    with co_mcp_http(port) as proc:
+        url = f"http://127.0.0.1:{port}/mcp"
+        server = psutil.Process(proc.pid)
+        ready, listable = await discover(url, sessions)
+        start_rss = server.memory_info().rss
+        start_cpu = sum(server.cpu_times()[:2])
+        peak = start_rss
+        samples = Samples()
+        started = time.monotonic()
+        until = started + seconds
+
+        async def watch_memory() -> None:
+            nonlocal peak
+            for _ in range(int(seconds * 2) + 20):  # bounded; the sessions end first
+                peak = max(peak, server.memory_info().rss)
+                await anyio.sleep(0.5)
+
+        async with anyio.create_task_group() as group:
+            watcher = anyio.CancelScope()
+
+            async def watch() -> None:
+                with watcher:
+                    await watch_memory()
+
+            group.start_soon(watch)
+            async with anyio.create_task_group() as clients:
+                for index in range(sessions):
+                    readable = [ready[(index + 1) % len(ready)], ready[(index + 2) % len(ready)]]
+                    clients.start_soon(session, url, ready[index], readable, listable, until, samples)
+            watcher.cancel()
+        elapsed = time.monotonic() - started
+        end_rss = server.memory_info().rss
+        server_cpu = sum(server.cpu_times()[:2]) - start_cpu
+        peak = max(peak, end_rss)
+    durations = sorted(s.seconds * 1e3 for s in samples.items)
+    errors = [s for s in samples.items if s.error]
+    confirms = [s.seconds * 1e3 for s in samples.items if s.kind == "confirm"]
+    mb = 1024 * 1024
+    return LoadResult(
+        sessions=sessions,
+        seconds=elapsed,
+        calls=len(samples.items),
+        errors=len(errors),
+        examples=[f"{s.tool}: {s.error}" for s in errors[:5]],
+        p50_ms=percentile(durations, 0.50),
+        p95_ms=percentile(durations, 0.95),
+        p99_ms=percentile(durations, 0.99),
+        max_ms=durations[-1] if durations else 0.0,
+        confirm_p95_ms=percentile(sorted(confirms), 0.95),
+        writes=sum(1 for s in samples.items if s.kind in ("confirm", "write") and not s.error),
+        refused=samples.refused,
+        server_cpu_pct=100 * server_cpu / elapsed,
+        rss_start_mb=start_rss / mb,
+        rss_end_mb=end_rss / mb,
+        rss_peak_mb=peak / mb,
+    )
+
+
+def report(figures: dict[str, str], *, command: str, date: str | None = None) -> str:
+    """The RESULTS.md section from the ``load.*`` figures (names without the prefix, values as printed)."""
+    f = figures
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            f"Measured {date or dt.date.today().isoformat()} on {machine()} by `{command}`: {f['sessions']} "
+            f"concurrent MCP sessions over streamable HTTP for {f['seconds']} s against "
+            "`co-mcp --sandbox --transport http` (a subprocess; the load generator is one Python process on the "
+            "same machine). Each session mixes reads with guarded writes on an asset of its own (archive "
+            "preview + confirm, unarchive; share preview + confirm).",
+            "",
+            "| figure | value |",
+            "|---|---:|",
+            f"| tool calls (per second) | {int(f['calls']):,} ({f['calls_per_s']}/s) |",
+            f"| of which writes (confirmed guarded actions, unarchives) | {int(f['writes']):,} |",
+            f"| confirmations refused because the previewed state changed, then confirmed again | "
+            f"{f['refused_changed']} |",
+            f"| errors (target < 0.1 %) | {f['errors']} ({f['error_rate_pct']} %) |",
+            f"| latency p50 / p95 / p99 / max | {f['p50_ms']} / {f['p95_ms']} / {f['p99_ms']} / {f['max_ms']} ms |",
+            f"| guarded confirmation p95 (plan again, then act) | {f['confirm_p95_ms']} ms |",
+            f"| server RSS at start / end (peak) | {f['rss_start_mb']} / {f['rss_end_mb']} MB "
+            f"({f['rss_peak_mb']} MB) |",
+            f"| server CPU over the run (% of one core) | {f['server_cpu_pct']} % |",
+            "",
+            "Start is after a warm-up session; the sandbox runs inside the server process, so its SQLite store "
+            "is part of the memory. A refused confirmation is not an error: another session archived an asset "
+            "that uses this one between preview and confirmation, and the guard refused to act on a preview "
+            "that no longer holds.",
+            "",
+        ]
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = parser.parse_args()
+    print(f"machine: {machine()}; date {dt.date.today().isoformat()}", flush=True)
+    result = await run_load(args.sessions, args.seconds)
+    figures = result.figures()
+    print(" ".join(f"{key}={value}" for key, value in figures.items()), flush=True)
+    for example in result.examples:
+        print(f"error: {example}", flush=True)
+    if not args.no_write:
+        from bench.bench_sandbox import write_section
+
+        command = f"python bench/bench_load.py --sessions {args.sessions} --seconds {args.seconds:g}"
+        write_section(report({k: str(v) for k, v in figures.items()}, command=command))
+        print("wrote bench/RESULTS.md")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    asyncio.run(main())
