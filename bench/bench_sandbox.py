@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import logging
 import os
 import platform
 import random
@@ -69,8 +70,10 @@ async def search_latency(size: int, queries: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             (await http.get(f"data_assets/{rng.choice(ids)}")).raise_for_status()
             get_ms.append((time.perf_counter() - t0) * 1e3)
+    gather = await gather_through_mcp(sandbox)
     sandbox.close()
     return {
+        **gather,
         "size": size,
         "build_s": build,
         "p50": statistics.median(search_ms),
@@ -78,6 +81,35 @@ async def search_latency(size: int, queries: int) -> dict[str, Any]:
         "get_p50": statistics.median(get_ms),
         "ratio": statistics.median(search_ms) / statistics.median(get_ms),
         "hits": statistics.median(hits),
+    }
+
+
+async def gather_through_mcp(sandbox: Sandbox) -> dict[str, Any]:
+    """search_data_assets with max_results=1000 through the real protocol (in-process), time and memory."""
+    from mcp import Client
+
+    from co_mcp.audit import AuditLog
+    from co_mcp.server import ServerOptions, build_server
+
+    def factory() -> CodeOceanClient:
+        return CodeOceanClient("http://sandbox", DEFAULT_TOKEN, transport=httpx.ASGITransport(app=sandbox.app))
+
+    server = build_server(factory, options=ServerOptions(audit=AuditLog("-")))
+    async with Client(server, mode="legacy") as client:
+        await client.call_tool("search_data_assets", {"limit": 1})  # the client, its imports, caches
+        tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
+        started = time.perf_counter()
+        result = await client.call_tool("search_data_assets", {"query": "rna", "max_results": 1000})
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert not result.is_error
+    assert result.structured_content is not None
+    return {
+        "gather_count": len(result.structured_content["ids"]),
+        "gather_s": elapsed,
+        "gather_mb": (peak - before) / 1e6,
     }
 
 
@@ -133,6 +165,13 @@ def report(searches: list[dict[str, Any]], memory: dict[str, Any] | None) -> str
             f"| {s['size']:,} | {s['build_s']:.1f} | {s['p50']:.1f} | {s['p95']:.1f} | {s['get_p50']:.2f} "
             f"| {s['ratio']:.1f}x | {s['hits']:.0f} |"
         )
+    largest = searches[-1]
+    lines += [
+        "",
+        f"Through the MCP tool at {largest['size']:,} assets: `search_data_assets` with `max_results=1000` gathered "
+        f"{largest['gather_count']} results in {largest['gather_s'] * 1e3:.0f} ms, peak memory growth (tracemalloc, "
+        f"server and sandbox in one process) {largest['gather_mb']:.1f} MB.",
+    ]
     if memory is not None:
         lines += [
             "",
@@ -162,13 +201,17 @@ async def main() -> None:
     parser.add_argument("--memory-size", type=int, default=None, help="assets to iterate (default: largest size)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
+    # Configured first, so MCPServer's INFO-level set-up (which logs every httpx request) is a no-op.
+    logging.basicConfig(level=logging.WARNING)
     print(f"machine: {machine()}; date {dt.date.today().isoformat()}", flush=True)
     searches = []
     for size in args.sizes:
         result = await search_latency(size, args.queries)
         print(
             f"{size:>7} assets: build {result['build_s']:.1f} s, search p50 {result['p50']:.1f} ms "
-            f"p95 {result['p95']:.1f} ms, GET p50 {result['get_p50']:.2f} ms, ratio {result['ratio']:.1f}x",
+            f"p95 {result['p95']:.1f} ms, GET p50 {result['get_p50']:.2f} ms, ratio {result['ratio']:.1f}x; "
+            f"max_results=1000 through MCP: {result['gather_count']} in {result['gather_s'] * 1e3:.0f} ms, "
+            f"+{result['gather_mb']:.1f} MB",
             flush=True,
         )
         searches.append(result)
