@@ -30,6 +30,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from co_mcp.text import snippet
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -210,9 +212,8 @@ def clean_message(raw: str, status_code: int) -> str:
     if _TAG.search(text):
         # An HTML error page (proxy, load balancer): its markup helps nobody and may echo request data.
         return f"HTTP {status_code} (the server returned an HTML page instead of an API error)"
-    text = " ".join(text.split())
-    if len(text) > _MAX_MESSAGE:
-        text = text[: _MAX_MESSAGE - 1] + "…"
+    # Messages may echo other people's text (names, keys): invisible characters go, as everywhere.
+    text = snippet(text, _MAX_MESSAGE)
     return text or f"HTTP {status_code} with no message"
 
 

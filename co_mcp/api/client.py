@@ -73,6 +73,7 @@ from co_mcp.errors import (
     clean_message,
     error_for_status,
 )
+from co_mcp.text import snippet
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -751,7 +752,8 @@ def _parse(response: httpx.Response, model: type[_ModelT]) -> _ModelT:
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
+        # A location can hold keys of the body (other people's text): cleaned like any.
+        where = snippet(".".join(str(part) for part in first["loc"]), 200) or "body"
         raise InvalidResponseError(
             f"{method} {path} returned a body that is not a valid {model.__name__} ({where}: {first['msg']})",
             method=method,
