@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from co_mcp.tools.common import Args
 from co_mcp.tools.views import View, clean_value
@@ -24,7 +24,7 @@ class MetadataField(View):
     units: str | None = None
     required: bool | None = None
     multiple: bool | None = None
-    allowed_values: list[Any] | None = None
+    allowed_values: list[str | float] | None = None
     min: float | None = None
     max: float | None = None
 
