@@ -263,23 +263,23 @@ class LoadResult:
     def figures(self) -> dict[str, object]:
         """The ``load.*`` figures, as the reliability suite prints them and ``report`` reads them."""
         return {
+            "error_rate_pct": round(100 * self.error_rate, 3),
+            "errors": self.errors,
+            "calls": self.calls,
             "sessions": self.sessions,
             "seconds": round(self.seconds, 1),
-            "calls": self.calls,
-            "errors": self.errors,
-            "error_rate_pct": round(100 * self.error_rate, 3),
-            "calls_per_s": round(self.calls / self.seconds, 1),
-            "writes": self.writes,
-            "refused_changed": self.refused,
-            "server_cpu_pct": round(self.server_cpu_pct),
             "p50_ms": round(self.p50_ms, 1),
             "p95_ms": round(self.p95_ms, 1),
             "p99_ms": round(self.p99_ms, 1),
             "max_ms": round(self.max_ms, 1),
-            "confirm_p95_ms": round(self.confirm_p95_ms, 1),
             "rss_start_mb": round(self.rss_start_mb, 1),
             "rss_end_mb": round(self.rss_end_mb, 1),
             "rss_peak_mb": round(self.rss_peak_mb, 1),
+            "calls_per_s": round(self.calls / self.seconds, 1),
+            "writes": self.writes,
+            "refused_changed": self.refused,
+            "confirm_p95_ms": round(self.confirm_p95_ms, 1),
+            "server_cpu_pct": round(self.server_cpu_pct),
         }
 
 

@@ -525,12 +525,14 @@ async def test_a_fault_window_under_mixed_traffic_loses_nothing_and_keeps_servin
     emit_now(
         capsys,
         **{
-            f"{window.name}.calls": made,
-            f"{window.name}.upstream_requests": faults.get("requests", 0),
-            f"{window.name}.faults_injected": injected,
             f"{window.name}.writes_lost": verdict["lost"],
             f"{window.name}.writes_misreported": verdict["misreported"],
             f"{window.name}.duplicate_creates": verdict["duplicates"],
+            f"{window.name}.tool_calls": made,
+            f"{window.name}.writes": len(r.writes),
+            f"{window.name}.upstream_requests": faults.get("requests", 0),
+            f"{window.name}.faults_injected": injected,
+            f"{window.name}.seconds": WINDOW_SECONDS,
         },
     )
     assert made > 0
@@ -559,10 +561,10 @@ async def test_faults_over_streamable_http_leave_no_connection_open(
     emit_now(
         capsys,
         **{
-            "http.calls": made,
+            "http.connections_left_open": left_open,
             "http.writes_lost": verdict["lost"],
             "http.writes_misreported": verdict["misreported"],
-            "http.connections_left_open": left_open,
+            "http.tool_calls": made,
         },
     )
     assert left_open == 0
