@@ -589,6 +589,8 @@ class CodeOceanClient:
         last: dict[str, Any] = {}
 
         def backoff(exc: Exception) -> bool | float:
+            if repeat is not Repeat.READ and "ambiguous" not in last and _ambiguous(exc):
+                last["ambiguous"] = exc  # the first attempt that may have been applied, unanswered
             if not _should_retry(exc, repeat):
                 return False
             delay: float | None = None
@@ -615,10 +617,15 @@ class CodeOceanClient:
                         reason, delay = last["event"]
                         self._retried(RetryEvent(method, _short(path), attempt_no - 1, reason, delay))
                     return await send()
-        except (ServerError, TransportError) as exc:
-            if repeat is Repeat.READ or (isinstance(exc, TransportError) and not exc.may_have_reached_server):
+        except (ServerError, TransportError, RateLimitedError) as exc:
+            # A write whose last answer is ambiguous, or refused (429, no connection) after an earlier attempt
+            # that was: the change may have been made, so "failed" would be a lie.
+            earlier = last.get("ambiguous")
+            if repeat is Repeat.READ or not (_ambiguous(exc) or earlier is not None):
                 raise
-            raise _outcome_unknown(exc, method, _short(path), attempt_no) from exc
+            if earlier is exc or _ambiguous(exc):
+                earlier = None  # the last answer says it all
+            raise _outcome_unknown(exc, method, _short(path), attempt_no, earlier) from exc
         raise AssertionError("unreachable: stamina either returns or re-raises")  # pragma: no cover
 
     def _retried(self, event: RetryEvent) -> None:
@@ -684,17 +691,31 @@ def _should_retry(exc: Exception, repeat: Repeat) -> bool:
     return False
 
 
-def _outcome_unknown(exc: CodeOceanError, method: str, path: str, attempts: int) -> WriteOutcomeUnknownError:
+def _ambiguous(exc: Exception) -> bool:
+    """Whether a failed attempt may have been applied: a 5xx, or a connection lost after sending."""
+    return isinstance(exc, ServerError) or (isinstance(exc, TransportError) and exc.may_have_reached_server)
+
+
+def _reason(exc: Exception) -> str:
     if isinstance(exc, APIStatusError):
-        reason = f"HTTP {exc.status_code}"
-    else:
-        reason = "a timeout" if isinstance(exc, RequestTimeoutError) else "a lost connection"
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, RequestTimeoutError):
+        return "a timeout"
+    return "a lost connection" if isinstance(exc, TransportError) else type(exc).__name__
+
+
+def _outcome_unknown(
+    exc: CodeOceanError, method: str, path: str, attempts: int, earlier: Exception | None = None
+) -> WriteOutcomeUnknownError:
+    reason = _reason(exc)
     sent = "once" if attempts == 1 else f"{attempts} times"
     said = f" (Code Ocean said: {exc.message})" if isinstance(exc, APIStatusError) else ""
+    before = f", after an earlier attempt ended in {_reason(earlier)}" if earlier is not None else ""
     return WriteOutcomeUnknownError(
         f"{method} {path}: outcome unknown. The request was sent {sent} and the last attempt ended in {reason}"
-        f"{said}, which does not say whether the change was applied: Code Ocean may or may not have made it. "
-        "Check the data asset's current state (get_data_asset, get_data_asset_permissions) before repeating it.",
+        f"{said}{before}, which does not say whether the change was applied: Code Ocean may or may not have "
+        "made it. Check the data asset's current state (get_data_asset, get_data_asset_permissions) before "
+        "repeating it.",
         method=method,
         path=path,
         reason=reason,

@@ -268,6 +268,25 @@ async def test_writes_whose_retries_run_out_ambiguously_report_outcome_unknown(
     assert f"sent {FAST.attempts} times" in str(caught.value)
 
 
+async def test_a_write_refused_429_after_an_attempt_that_timed_out_is_outcome_unknown() -> None:
+    # The timed-out attempt may have been applied (a handler that never reads the body commits anyway).
+    limited = httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "0"})
+    recorder = Recorder(httpx.ReadTimeout("stalled"), *[limited] * (FAST.attempts - 1))
+    async with client_for(recorder) as client:
+        with pytest.raises(WriteOutcomeUnknownError) as caught:
+            await client.archive_data_asset(ASSET_ID)
+    assert caught.value.reason == "HTTP 429"
+    assert "an earlier attempt ended in a timeout" in str(caught.value)
+
+
+async def test_a_write_refused_429_every_time_is_plainly_rate_limited() -> None:
+    limited = httpx.Response(429, json={"message": "slow down"}, headers={"Retry-After": "0"})
+    recorder = Recorder(*[limited] * FAST.attempts)
+    async with client_for(recorder) as client:
+        with pytest.raises(RateLimitedError):
+            await client.archive_data_asset(ASSET_ID)
+
+
 async def test_a_write_that_never_connected_is_a_plain_connect_error() -> None:
     recorder = Recorder(*[httpx.ConnectError("refused")] * FAST.attempts)
     async with client_for(recorder) as client:
