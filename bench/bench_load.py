@@ -268,19 +268,24 @@ class LoadResult:
             "calls": self.calls,
             "sessions": self.sessions,
             "seconds": round(self.seconds, 1),
-            "p50_ms": round(self.p50_ms, 1),
-            "p95_ms": round(self.p95_ms, 1),
-            "p99_ms": round(self.p99_ms, 1),
-            "max_ms": round(self.max_ms, 1),
-            "rss_start_mb": round(self.rss_start_mb, 1),
-            "rss_end_mb": round(self.rss_end_mb, 1),
-            "rss_peak_mb": round(self.rss_peak_mb, 1),
-            "calls_per_s": round(self.calls / self.seconds, 1),
+            "p50_ms": _shown(self.p50_ms),
+            "p95_ms": _shown(self.p95_ms),
+            "p99_ms": _shown(self.p99_ms),
+            "max_ms": _shown(self.max_ms),
+            "rss_start_mb": _shown(self.rss_start_mb),
+            "rss_end_mb": _shown(self.rss_end_mb),
+            "rss_peak_mb": _shown(self.rss_peak_mb),
+            "calls_per_s": _shown(self.calls / self.seconds),
             "writes": self.writes,
             "refused_changed": self.refused,
-            "confirm_p95_ms": round(self.confirm_p95_ms, 1),
+            "confirm_p95_ms": _shown(self.confirm_p95_ms),
             "server_cpu_pct": round(self.server_cpu_pct),
         }
+
+
+def _shown(value: float) -> float | int:
+    """Three significant figures at most, never in exponent form: 12.3, 456, 1234."""
+    return round(value) if abs(value) >= 100 else round(value, 1)
 
 
 def percentile(values: list[float], share: float) -> float:

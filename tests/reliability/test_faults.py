@@ -156,6 +156,20 @@ class Ledger:
         return counts
 
 
+def suspects(writes: list[Write]) -> list[tuple[str, str, str, str]]:
+    """The writes behind a non-zero figure, for the assertion message: (op, fault, reported, text)."""
+    wrong = []
+    for w in writes:
+        applied = w.applied()
+        if (
+            (w.reported == "acknowledged" and not applied)
+            or (w.reported == "failed" and applied and HONEST not in w.text)
+            or (w.reported == "not_sent" and applied)
+        ):
+            wrong.append((w.op, w.fault, w.reported, w.text[:600]))
+    return wrong
+
+
 @pytest.fixture(scope="module")
 def ledger(pytestconfig: pytest.Config) -> Iterator[Ledger]:
     book = Ledger()
@@ -537,7 +551,9 @@ async def test_a_fault_window_under_mixed_traffic_loses_nothing_and_keeps_servin
     )
     assert made > 0
     assert injected > 0
-    assert (verdict["lost"], verdict["misreported"], verdict["unconfirmed"], verdict["duplicates"]) == (0, 0, 0, 0)
+    assert (verdict["lost"], verdict["misreported"], verdict["unconfirmed"], verdict["duplicates"]) == (0, 0, 0, 0), (
+        suspects(r.writes)
+    )
     assert not ledger.over_deadline, ledger.over_deadline
     assert not ledger.unclear, ledger.unclear
 
@@ -568,5 +584,7 @@ async def test_faults_over_streamable_http_leave_no_connection_open(
         },
     )
     assert left_open == 0
-    assert (verdict["lost"], verdict["misreported"], verdict["unconfirmed"], verdict["duplicates"]) == (0, 0, 0, 0)
+    assert (verdict["lost"], verdict["misreported"], verdict["unconfirmed"], verdict["duplicates"]) == (0, 0, 0, 0), (
+        suspects(r.writes)
+    )
     assert not ledger.over_deadline, ledger.over_deadline
