@@ -170,7 +170,7 @@ def _(view: WaitResult) -> str:
 
 @render.register
 def _(view: PermissionsView) -> str:
-    users = ", ".join(f"{u.email} {u.role}" for u in view.users) or "none"
+    users = ", ".join(f"{quoted(u.email)} {u.role}" for u in view.users) or "none"
     groups = ", ".join(f"{quoted(g.group)} {g.role}" for g in view.groups) or "none"
     share = "" if view.share_assets is None else f" · share_assets {str(view.share_assets).lower()}"
     return f"Permissions of {view.data_asset_id}: users {users} · groups {groups} · everyone {view.everyone}{share}"
@@ -217,7 +217,7 @@ def _(view: MetadataSchema) -> str:
     for f in view.fields:
         bits = [f.type]
         if f.units:
-            bits.append(f"in {f.units}")
+            bits.append(f"in {quoted(f.units)}")
         if f.allowed_values:
             bits.append(f"one of {quoted(f.allowed_values)}")
         if f.min is not None or f.max is not None:
@@ -276,7 +276,7 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _said(message: str) -> str:
-    """Code Ocean's message without its closing period, so our sentence can add one."""
+    """Code Ocean's message without its closing period; it is then quoted, as text from outside."""
     return message.rstrip(" .")
 
 
@@ -293,7 +293,8 @@ def explain(exc: BaseException) -> str:
                 f"No data asset {asset_id} is visible to this token: it may not exist, may have been deleted, or "
                 "is not shared with you. search_data_assets finds assets by name."
             )
-        return f"Not found: {_said(exc.message)}. Check the id and path; list_data_asset_files shows what exists."
+        said = quoted(_said(exc.message))
+        return f"Not found: {said}. Check the id and path; list_data_asset_files shows what exists."
     if isinstance(exc, AuthenticationError):
         return (
             "Code Ocean rejected the access token (401). The server's CODEOCEAN_TOKEN must be fixed by the user; "
@@ -301,27 +302,28 @@ def explain(exc: BaseException) -> str:
         )
     if isinstance(exc, PermissionDeniedError):
         return (
-            f"Not allowed (403): {_said(exc.message)}. The token may be read-only (writes need the Datasets "
+            f"Not allowed (403): {quoted(_said(exc.message))}. The token may be read-only (writes need the Datasets "
             "read & write scope), or the user lacks the owner or editor role on this asset."
         )
     if isinstance(exc, ConflictError):
         return (
-            f"Conflict ({exc.status_code}): {_said(exc.message)}. If the asset is still being created, call "
+            f"Conflict ({exc.status_code}): {quoted(_said(exc.message))}. If the asset is still being created, call "
             "wait_for_data_asset and try again."
         )
     if isinstance(exc, BadRequestError):
-        return f"Code Ocean rejected the request (400): {_said(exc.message)}. Correct that argument and retry."
+        return f"Code Ocean rejected the request (400): {quoted(_said(exc.message))}. Correct that argument and retry."
     if isinstance(exc, RateLimitedError):
         return "Code Ocean is rate limiting requests (429) and retries ran out. Wait a minute before trying again."
     if isinstance(exc, ServerError):
+        said = quoted(_said(exc.message))
         if exc.method in _WRITES and not exc.path.endswith("/search"):
             return (
-                f"Code Ocean failed (HTTP {exc.status_code}): {_said(exc.message)}. The change may or may not have "
-                "happened: check with get_data_asset before trying again."
+                f"Code Ocean failed (HTTP {exc.status_code}): {said}. The change may or may not have happened: "
+                "check with get_data_asset before trying again."
             )
-        return f"Code Ocean failed (HTTP {exc.status_code}) even after retries: {_said(exc.message)}. Try again later."
+        return f"Code Ocean failed (HTTP {exc.status_code}) even after retries: {said}. Try again later."
     if isinstance(exc, APIStatusError):
-        return f"Code Ocean answered HTTP {exc.status_code}: {_said(exc.message)}."
+        return f"Code Ocean answered HTTP {exc.status_code}: {quoted(_said(exc.message))}."
     if isinstance(exc, TransportError):
         return f"Could not reach Code Ocean: {exc}. Retries ran out; check the network or try again later."
     if isinstance(exc, InvalidResponseError):

@@ -32,7 +32,7 @@ from mcp.server.mcpserver import (
 )
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -656,6 +656,18 @@ def _build_tool(spec: ToolSpec) -> Tool:
     return _make_tool(spec, call, [])
 
 
+class _AsSent(FuncMetadata):
+    """Arguments validated exactly as the client sent them.
+
+    The SDK first decodes any string sent for a non-``str`` field as JSON, so a description "null"
+    became no description and "null" passed for an enum. Arguments arrive as JSON already: a string is
+    text, and one of the wrong type is refused with the field named.
+    """
+
+    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
 def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], extra: list[inspect.Parameter]) -> Tool:
     args_model = spec.args
     parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *extra]
@@ -675,13 +687,20 @@ def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], e
     )
     # Validate calls with the tool's own argument model (its model validators included), hiding the
     # rejected input in messages: it may be long, or someone's secret pasted by mistake.
-    tool.fn_metadata.arg_model = type(
+    arg_model = type(
         f"{spec.name}_arguments",
         (args_model, ArgModelBase),
         {
             "model_config": ConfigDict(hide_input_in_errors=True, title=f"arguments of {spec.name}"),
             "__module__": __name__,
         },
+    )
+    metadata = tool.fn_metadata
+    tool.fn_metadata = _AsSent(
+        arg_model=arg_model,
+        output_schema=metadata.output_schema,
+        output_model=metadata.output_model,
+        wrap_output=metadata.wrap_output,
     )
     tool.parameters = _compact_schema(args_model.model_json_schema())
     if tool.fn_metadata.output_schema is not None:
