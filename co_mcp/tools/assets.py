@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -22,7 +21,7 @@ from co_mcp.api.models import (
     Target,
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
-from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, Mount
+from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, Mount, Uuid
 from co_mcp.tools.views import AssetDetail, AssetRef, AssetSummary, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
@@ -144,14 +143,14 @@ class ExternalTarget(Args):
 
 class ComputationSourceArg(Args):
     kind: Literal["computation"]
-    computation_id: uuid.UUID
+    computation_id: Uuid
     path: Annotated[str | None, Field(max_length=1024, description="results sub-folder; empty = all")] = None
     target: Annotated[ExternalTarget | None, Field(description="keep the results in this S3 location")] = None
 
 
 class CloudWorkstationSourceArg(Args):
     kind: Literal["cloud_workstation"]
-    computation_id: uuid.UUID
+    computation_id: Uuid
     path: Annotated[str, Field(min_length=1, max_length=1024)]
     run_script: Annotated[str | None, Field(max_length=1024, description="set to make a result asset")] = None
 

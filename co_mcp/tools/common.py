@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath", "Mount"]
+__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath", "Mount", "Uuid"]
 
 MAX_BATCH = 50
 
@@ -19,15 +19,22 @@ def _strip_title(schema: dict[str, Any]) -> None:
 class Args(BaseModel):
     """Base of every tool's argument model: an unknown argument is an error, not silently ignored.
 
+    Strict: a value must have the JSON type the published schema gives. Lax conversion let through
+    what the schema refuses (true as the integer 1, "5" as 5, "yes" as true), so invalid input reached
+    Code Ocean (found by fuzzing). An integer field therefore also refuses 5.0.
     Numbers must be finite: JSON has no NaN or infinity, yet a float field would turn the text "NaN" or
     "1e309" into one, which no request body can carry (found by fuzzing: it crashed the search tool).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_strip_title)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, allow_inf_nan=False, json_schema_extra=_strip_title
+    )
 
 
-# A UUID type: pydantic rejects "../capsules/x" before any tool code runs; str() gives the canonical form.
-DataAssetId = uuid.UUID
+# A UUID, sent as a JSON string (so not strict): pydantic rejects "../capsules/x" before any tool code
+# runs; str() gives the canonical form.
+Uuid = Annotated[uuid.UUID, Strict(False)]
+DataAssetId = Uuid
 FilePath = Annotated[str, Field(max_length=1024, description="path from list_data_asset_files")]
 
 

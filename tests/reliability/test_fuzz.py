@@ -16,8 +16,8 @@ Figures (printed as ``FIGURE fuzz.*``):
   refused by the tool's model); ``invalid_refused`` / ``invalid_field_named`` / ``invalid_reached_sandbox``
   say how they were handled (all refused, all naming the field, none reaching the sandbox).
 * ``lenient``: schema-invalid spellings accepted on purpose because they mean one valid value: a single
-  id for a list of ids, ``null`` for an omitted optional argument, another spelling of a UUID, a list
-  or object sent as JSON text.
+  id for a list of ids, ``null`` for an omitted optional argument, another spelling of a UUID.
+* ``invalid_accepted``: schema-invalid inputs that validation let through anyway (must be 0).
 * ``destructive_requests``: archive, delete, permission changes and transfers that reached the
   sandbox; no call carries a valid confirmation, so this must be 0.
 * ``valid_rejected``: inputs both the schema and the tool's model accept, refused by the server.
@@ -433,7 +433,7 @@ def nasty_cases(asset: str) -> list[Case]:
     add("create_data_asset", {"name": "x", "source": {"kind": "s3", "bucket": "lab", "public": 2}}, "wrong_type")
     add("create_data_asset", {"name": "x", "source": "s3://lab/x"}, "wrong_type", "source")
     add("create_data_asset", {"name": "x", "source": {"kind": "gcs", "bucket": "lab", "client_secret": "s"}}, "extra")
-    # Strings the SDK's pre-parse reads as JSON in fields typed ``str | None``: text that looks like JSON.
+    # Text that looks like JSON, in string fields and in fields of other types.
     for text in ("null", "[1, 2]", "{}", '{"a": 1}', "true", "[]"):
         add("update_data_asset", {"data_asset_id": asset, "description": text}, "json_like_text")
         add("search_data_assets", {"query": text, "limit": 1}, "json_like_text")
@@ -497,7 +497,7 @@ def lenient_form(tool: str, arguments: Any) -> Any:
     """The arguments with each documented leniency undone, for the schema to judge.
 
     A single id for a list of ids; ``null`` for an omitted optional argument; a UUID spelled another way
-    (upper case, braces, no hyphens); a list or object sent as JSON text (the SDK decodes those).
+    (upper case, braces, no hyphens).
     """
     if not isinstance(arguments, dict):
         return arguments
@@ -511,15 +511,7 @@ def lenient_form(tool: str, arguments: Any) -> Any:
         node = resolve(props.get(key, {}), root)
         if value is None and key not in required and key in props:
             continue
-        given = value
-        if isinstance(given, str) and key in props and not _schema_types(node) & {"string"} and "enum" not in node:
-            with contextlib.suppress(ValueError, RecursionError):
-                decoded = json.loads(given)
-                if isinstance(decoded, list | dict):
-                    given = decoded
-        if key == "data_asset_ids" and isinstance(given, str):
-            given = [given]
-        out[key] = _canonical_ids(given, node)
+        out[key] = _canonical_ids([value] if key == "data_asset_ids" and isinstance(value, str) else value, node)
     return out
 
 
@@ -536,27 +528,6 @@ def _canonical_ids(value: Any, node: dict[str, Any]) -> Any:
     if isinstance(items, dict) and items.get("format") == "uuid" and isinstance(value, list):
         return [canon(v) for v in value]
     return value
-
-
-def sdk_preparse(tool: str, arguments: Any) -> Any:
-    """What the MCP SDK hands the argument model: a string sent for a field not typed plain ``str`` is
-    decoded as JSON when it decodes to anything but a string or number (``FuncMetadata.pre_parse_json``,
-    meant for clients that send lists as JSON text). ``"null"`` becomes None, ``"[1]"`` a list."""
-    if not isinstance(arguments, dict):
-        return arguments
-    fields = ARG_MODELS[tool].model_fields
-    out = dict(arguments)
-    for key, value in arguments.items():
-        info = fields.get(key)
-        if info is None or not isinstance(value, str) or info.annotation is str:
-            continue
-        try:
-            decoded = json.loads(value)
-        except (ValueError, RecursionError):
-            continue
-        if not isinstance(decoded, str | int | float):
-            out[key] = decoded
-    return out
 
 
 def model_errors(tool: str, arguments: Any) -> list[str] | None:
@@ -582,27 +553,20 @@ class Tally:
     invalid_refused: int = 0
     invalid_field_named: int = 0
     invalid_reached_sandbox: int = 0
-    # Of those, accepted all the same, and why.
-    accepted_by_coercion: int = 0
-    accepted_by_preparse: int = 0
-    # Schema-valid inputs the SDK's pre-parse changed (e.g. a description "null" read as no description).
-    valid_altered: int = 0
+    # Of those, let through by validation all the same (a lax conversion such as true -> 1).
+    invalid_accepted: int = 0
+    # Inputs both the schema and the tool's model accept, refused by the server's validation.
     valid_rejected: int = 0
     internal_errors: int = 0
     protocol_exceptions: int = 0
     hangs: int = 0
     destructive_requests: int = 0
     problems: list[str] = field(default_factory=list)
-    accepted: list[str] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
 
     def problem(self, case: Case, what: str, detail: str = "") -> None:
         if len(self.problems) < 40:
             self.problems.append(f"{what}: {case.tool} [{case.kind}] {repr(case.arguments)[:200]} -> {detail[:300]}")
-
-    def note_accepted(self, case: Case, why: str) -> None:
-        if len(self.accepted) < 12:
-            self.accepted.append(f"{why}: {case.tool} {repr(case.arguments)[:160]}")
 
 
 def text_of(result: CallToolResult) -> str:
@@ -645,9 +609,8 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
         tally.internal_errors += 1
         tally.problem(case, "internal error", body)
     refused_by_validation = result.is_error and "validation error for arguments of" in body
-    preparsed = sdk_preparse(case.tool, case.arguments)
-    # What the server enforces: the tool's model, on what the SDK's pre-parse made of the arguments.
-    wrong = model_errors(case.tool, preparsed)
+    # What the server enforces: the tool's model, on the arguments exactly as sent.
+    wrong = model_errors(case.tool, case.arguments)
     if wrong is None and refused_by_validation:
         tally.problem(case, "refused though the model accepts it", body)
     if wrong is not None and not result.is_error:
@@ -655,12 +618,7 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
 
     if schema_valid(case.tool, case.arguments):
         tally.valid += 1
-        if model_valid(case.tool, case.arguments) and preparsed != case.arguments:
-            tally.valid_altered += 1
-            tally.note_accepted(case, "valid input changed by the SDK's pre-parse")
-            if refused_by_validation:
-                tally.valid_rejected += 1
-        elif model_valid(case.tool, case.arguments) and refused_by_validation:
+        if wrong is None and refused_by_validation:
             tally.valid_rejected += 1
         if acceptable(case.tool, case.arguments):
             return
@@ -670,12 +628,8 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
 
     tally.invalid += 1
     if wrong is None:  # validation let it through (the tool itself may still have failed)
-        if acceptable(case.tool, lenient_form(case.tool, preparsed)):
-            tally.accepted_by_preparse += 1
-            tally.note_accepted(case, "pre-parse")
-        else:
-            tally.accepted_by_coercion += 1
-            tally.note_accepted(case, "coercion")
+        tally.invalid_accepted += 1
+        tally.problem(case, "schema-invalid input accepted", body)
         tally.invalid_reached_sandbox += reached
         return
     tally.invalid_refused += 1
@@ -685,7 +639,7 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
         tally.invalid_field_named += 1
     else:
         tally.problem(case, f"refusal names none of {names!r}", body)
-    if reached and refused_by_validation:
+    if reached:
         tally.problem(case, "refused input reached the sandbox", repr(sandbox.request_log.entries[:3]))
     tally.invalid_reached_sandbox += reached
 
@@ -752,9 +706,7 @@ async def test_fuzz_every_tool_in_both_eras(tmp_path: Path, capsys: pytest.Captu
         invalid_refused=tally.invalid_refused,
         invalid_field_named=tally.invalid_field_named,
         invalid_reached_sandbox=tally.invalid_reached_sandbox,
-        accepted_by_coercion=tally.accepted_by_coercion,
-        accepted_by_preparse=tally.accepted_by_preparse,
-        valid_altered=tally.valid_altered,
+        invalid_accepted=tally.invalid_accepted,
         valid_rejected=tally.valid_rejected,
         internal_errors=tally.internal_errors,
         protocol_exceptions=tally.protocol_exceptions,
@@ -769,10 +721,9 @@ async def test_fuzz_every_tool_in_both_eras(tmp_path: Path, capsys: pytest.Captu
     assert [r.getMessage() for r in errors.records] == [], problems
     assert tally.destructive_requests == 0, problems
     assert tally.problems == [], problems
-    # Every schema-invalid input is refused, naming the field, and reaches nothing, except those pydantic's
-    # lax mode or the SDK's pre-parse turn into valid ones (see the xfail tests below): counted, not hidden.
-    unexplained = tally.invalid - tally.accepted_by_coercion - tally.accepted_by_preparse
-    assert tally.invalid_refused == tally.invalid_field_named == unexplained, problems
+    # Every schema-invalid input is refused, naming the field, and nothing of it reaches Code Ocean.
+    assert tally.invalid_refused == tally.invalid_field_named == tally.invalid, problems
+    assert tally.invalid_reached_sandbox == tally.valid_rejected == 0, problems
 
 
 # --- what the fuzzing found, pinned -------------------------------------------------------------------
@@ -805,11 +756,6 @@ async def test_non_finite_numbers_are_refused_by_name_and_send_nothing(
     assert sandbox.request_log.entries == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pydantic's lax mode converts values of the wrong JSON type (true -> 1, '5' -> 5, 'false' -> False) "
-    "that the published schema refuses; fix: strict=True on Args with a non-strict UUID type",
-)
 @pytest.mark.parametrize(
     ("tool", "arguments", "name"),
     [
@@ -818,13 +764,16 @@ async def test_non_finite_numbers_are_refused_by_name_and_send_nothing(
         ("search_data_assets", {"archived": "false"}, "archived"),
         ("read_data_asset_file", {"path": "README.md", "offset": False}, "offset"),
         ("transfer_data_asset", {"bucket": "cold-archive", "force": "yes"}, "force"),
+        ("search_data_assets", {"filters": [{"key": "sample_count", "value": True}]}, "value"),
+        ("wait_for_data_asset", {"timeout": 5.5}, "timeout"),
     ],
 )
 async def test_a_value_of_the_wrong_json_type_is_refused_not_converted(
     mcp: Client, sandbox: Sandbox, tool: str, arguments: dict[str, Any], name: str
 ) -> None:
+    # Found by fuzzing: pydantic's lax mode turned these into 1, 5, False, 0 and True, and sent them on.
     asset = alice_ready_asset(sandbox)
-    if tool == "read_data_asset_file":
+    if tool in ("read_data_asset_file", "wait_for_data_asset"):
         arguments = {"data_asset_id": asset, **arguments}
     elif tool == "transfer_data_asset":
         arguments = {"data_asset_ids": [asset], **arguments}
@@ -835,13 +784,9 @@ async def test_a_value_of_the_wrong_json_type_is_refused_not_converted(
     assert sandbox.request_log.entries == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's pre_parse_json decodes text sent for `str | None` fields as JSON: a description "
-    "'null' is read as no description, '[1, 2]' is refused as not a string",
-)
-@pytest.mark.parametrize("description", ["null", "[1, 2]", '{"a": 1}'])
+@pytest.mark.parametrize("description", ["null", "[1, 2]", '{"a": 1}', "true", "5"])
 async def test_text_that_looks_like_json_is_stored_as_text(mcp: Client, sandbox: Sandbox, description: str) -> None:
+    # Found by fuzzing: the SDK decoded such text as JSON ("null" became no description at all).
     asset = alice_ready_asset(sandbox)
     result = await mcp.call_tool("update_data_asset", {"data_asset_id": asset, "description": description})
     assert not result.is_error, text_of(result)
@@ -850,14 +795,20 @@ async def test_text_that_looks_like_json_is_stored_as_text(mcp: Client, sandbox:
     assert stored.description == description
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's pre_parse_json turns the text 'null' into None for optional non-string fields, so a "
-    "value outside an enum is accepted as if omitted",
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"sort_order": "null", "limit": 1}, "sort_order"),
+        ({"filters": '[{"key": "name", "value": "rna"}]'}, "filters"),
+        ({"query": ["rna"]}, "query"),
+    ],
 )
-async def test_the_text_null_is_not_an_omitted_argument(mcp: Client, sandbox: Sandbox) -> None:
+async def test_a_value_sent_as_json_text_is_a_string_not_decoded(
+    mcp: Client, sandbox: Sandbox, arguments: dict[str, Any], name: str
+) -> None:
+    # Found by fuzzing: "null" passed for an enum as if omitted, and lists were accepted as JSON text.
     sandbox.request_log.clear()
-    result = await mcp.call_tool("search_data_assets", {"sort_order": "null", "limit": 1})
+    result = await mcp.call_tool("search_data_assets", arguments)
     assert result.is_error
-    assert "sort_order" in text_of(result)
+    assert name in text_of(result)
     assert sandbox.request_log.entries == []
