@@ -1,13 +1,15 @@
 """Untrusted text: poisoned names, descriptions, tags and metadata reach the model inert, capped and quoted.
 
-Other people write data assets' names, descriptions, tags, custom metadata, provenance, group names
-and failure reasons. A corpus of poisoned strings (Unicode tag characters smuggling instructions,
+Other people write data assets' names, descriptions, tags, custom metadata, provenance, group names,
+e-mails and failure reasons; admins write the metadata schema; Code Ocean's error messages can echo
+any of it. A corpus of poisoned strings (Unicode tag characters smuggling instructions,
 zero-width characters, bidirectional overrides and isolates, variation-selector smuggling, Hangul
 fillers, soft hyphens, C0 and C1 controls, line and paragraph separators, private-use and unassigned
 code points, 100,000-character strings, "ignore previous instructions" texts that try to break out of
 the layout) is written into the sandbox, both straight into its store and through the API by another
 user who then shares the asset, and read back through every tool that shows such text, the resources,
-the guarded tools' previews and the elicitation question, in both protocol eras.
+the guarded tools' previews and the elicitation question, and while Code Ocean answers with poisoned
+error messages, in both protocol eras.
 
 Figures (``FIGURE untrusted.*``): hidden characters that reach any output (text, every string of the
 structured content, resources, questions) = 0; the longest name in structured content <= 200; the
@@ -139,9 +141,6 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
-# Where the text still shows other people's words unquoted (see the xfail tests at the end): e-mails in
-# permissions, units in the metadata schema, and Code Ocean's error messages.
-UNQUOTED = frozenset({"get_data_asset_permissions", "get_custom_metadata_schema"})
 _LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 PHRASES = ("Ignore all previous", "SYSTEM:", "admin mode", "Trusted asset")
 
@@ -238,7 +237,6 @@ class Seen:
         self.hidden = 0
         self.examples: list[str] = []
         self.breakouts: list[str] = []
-        self.known_gaps: list[str] = []  # unquoted text in the places the xfail tests below pin
         self.longest_name = 0
         self.longest_literal = 0
 
@@ -250,12 +248,7 @@ class Seen:
             self._example(where, text)
         escaped = outside_quotes(text)
         if escaped:
-            gaps = (
-                self.known_gaps
-                if where.split(" (", maxsplit=1)[0] in UNQUOTED or "(poisoned error)" in where
-                else self.breakouts
-            )
-            gaps.append(f"{where}: {escaped}")
+            self.breakouts.append(f"{where}: {escaped}")
         for literal in _LITERAL.findall(text):
             try:
                 length = len(json.loads(literal))
@@ -388,7 +381,6 @@ async def test_no_hidden_character_reaches_the_model(capsys: pytest.CaptureFixtu
         outputs=len(seen.texts) + len(seen.structured),
         hidden_chars=seen.hidden,
         outside_quotes=len(seen.breakouts),
-        outside_quotes_known_gaps=len(seen.known_gaps),
         longest_name=seen.longest_name,
         longest_quoted=seen.longest_literal,
         questions=len(QUESTIONS),
@@ -419,7 +411,7 @@ def test_an_emoji_keeps_its_presentation_selector_and_loses_smuggled_ones() -> N
     assert clean(" \ufe0fa\u3164b\u034fc\u180bd\U000e0101") == "abcd"
 
 
-# --- gaps found, pinned (render.py shows these texts without quoting them) --------------------------
+# --- places found unquoted by this suite, fixed in render.py (c682e88) ----------------------------
 
 
 async def _poisoned_client_text(tool: str, arguments: dict[str, Any], prepare: Any) -> str:
@@ -440,7 +432,6 @@ def _share_with_a_poisoned_email(sandbox: Sandbox) -> str:
     return record.id
 
 
-@pytest.mark.xfail(strict=True, reason="render.py shows permission e-mails unquoted: users {email} {role}")
 async def test_permission_emails_are_quoted_as_data() -> None:
     text = await _poisoned_client_text(
         "get_data_asset_permissions", {"data_asset_id": None}, _share_with_a_poisoned_email
@@ -448,7 +439,6 @@ async def test_permission_emails_are_quoted_as_data() -> None:
     assert quoted(POISONED_EMAIL) in text
 
 
-@pytest.mark.xfail(strict=True, reason="render.py shows a custom metadata field's units unquoted: 'in {units}'")
 async def test_metadata_schema_units_are_quoted_as_data() -> None:
     def poison(sandbox: Sandbox) -> str:
         sandbox.api.schema = {"fields": [{"name": "dose", "type": "number", "units": INJECTION}]}
@@ -457,9 +447,6 @@ async def test_metadata_schema_units_are_quoted_as_data() -> None:
     assert outside_quotes(await _poisoned_client_text("get_custom_metadata_schema", {}, poison)) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="render.explain interpolates Code Ocean's error message unquoted: '(400): {message}.'"
-)
 async def test_code_oceans_error_messages_are_quoted_as_data() -> None:
     def poison(sandbox: Sandbox) -> str:
         sandbox.faults.script("search", [Fault("error", 400, message=CORPUS["injection"])])
