@@ -9,11 +9,13 @@ code points, 100,000-character strings, "ignore previous instructions" texts tha
 the layout) is written into the sandbox, both straight into its store and through the API by another
 user who then shares the asset, and read back through every tool that shows such text, the resources,
 the guarded tools' previews and the elicitation question, and while Code Ocean answers with poisoned
-error messages, in both protocol eras.
+error messages, and from storage that serves poisoned file names and file contents, in both protocol
+eras.
 
 Figures (``FIGURE untrusted.*``): hidden characters that reach any output (text, every string of the
-structured content, resources, questions) = 0; the longest name in structured content <= 200; the
-injection phrases appear only inside JSON string literals in the text.
+structured content, resources, questions, file names and contents) = 0; the longest asset name in
+structured content <= 200; the injection phrases appear only inside JSON string literals in the text
+(a file's own text excepted: it is shown as it is, after a header line).
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextContent, TextResourceContents
 
+from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import (
     AWSS3Source,
     DataAssetParams,
@@ -41,11 +45,15 @@ from co_mcp.api.models import (
 from co_mcp.errors import clean_message
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.faults import Fault
+from co_mcp.sandbox.files import FileTree
 from co_mcp.server import build_server
 from co_mcp.text import clean, quoted
 from co_mcp.tools.views import DESCRIPTION_LIMIT, NAME_LIMIT, TAG_LIMIT
-from tests.conftest import client_for
+from tests.conftest import FAST_RETRY, SANDBOX_URL, client_for
 from tests.reliability.figures import emit
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 pytestmark = [pytest.mark.anyio, pytest.mark.reliability]
 
@@ -239,6 +247,7 @@ class Seen:
         self.breakouts: list[str] = []
         self.longest_name = 0
         self.longest_literal = 0
+        self.internal_errors: list[str] = []
 
     def text(self, where: str, text: str) -> None:
         self.texts.append((where, text))
@@ -246,7 +255,7 @@ class Seen:
         if found:
             self.hidden += found
             self._example(where, text)
-        escaped = outside_quotes(text)
+        escaped = outside_quotes(text) if where != FILE_CONTENT else []
         if escaped:
             self.breakouts.append(f"{where}: {escaped}")
         for literal in _LITERAL.findall(text):
@@ -263,10 +272,15 @@ class Seen:
             if found:
                 self.hidden += found
                 self._example(where + " (structured)", text)
-        for name in _names(value):
-            self.longest_name = max(self.longest_name, len(name))
+        if not where.startswith("list_data_asset_files"):  # file names may be 255 long; asset names not
+            for name in _names(value):
+                self.longest_name = max(self.longest_name, len(name))
 
     def result(self, where: str, result: CallToolResult) -> None:
+        if any(isinstance(b, TextContent) and "Internal error" in b.text for b in result.content):
+            self.internal_errors.append(where)
+        if "hostile storage" in where and result.is_error:
+            self.internal_errors.append(f"{where}: refused")
         for block in result.content:
             if isinstance(block, TextContent):
                 self.text(where, block.text)
@@ -342,6 +356,55 @@ async def read_errors(client: Client, sandbox: Sandbox, ids: list[str], seen: Se
     return calls
 
 
+# A file's text is shown as it is (after a header line), not as a JSON literal: only its hidden
+# characters are checked, not where the injection phrases stand.
+FILE_CONTENT = "read_data_asset_file (hostile storage)"
+POISONED_FILE = "\n".join(CORPUS.values()).replace("long " * 20_000, "long " * 200)
+
+
+def hostile_storage(app: ASGIApp) -> ASGIApp:
+    """Code Ocean in front, someone else's files behind: listings and downloads carry the corpus."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/__files/"):
+            body = POISONED_FILE.encode()
+            content_type = b"text/plain; charset=utf-8"
+        elif scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/files"):
+            items = [
+                {"name": text[:255], "path": text[:255], "type": "folder" if n % 3 == 0 else "file", "size": n}
+                for n, text in enumerate(CORPUS.values())
+            ]
+            body = json.dumps({"items": items}).encode()
+            content_type = b"application/json"
+        else:
+            await app(scope, receive, send)
+            return
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return serve
+
+
+async def read_hostile_files(client: Client, sandbox: Sandbox, seen: Seen) -> int:
+    alice = sandbox.users["alice"].id
+    record = next(
+        r
+        for r in sandbox.store.all_assets()
+        if r.owner_id == alice and r.state == "ready" and not (r.source_bucket or {}).get("external")
+    )
+    tree = FileTree.for_asset(record.id, record.files or 1, record.size or 0, record.type)
+    path = next(item["path"] for item in tree.list("") if item["type"] == "file")
+    seen.result(
+        "list_data_asset_files (hostile storage)",
+        await client.call_tool("list_data_asset_files", {"data_asset_id": record.id}),
+    )
+    for encoding in ("utf-8", "latin-1"):
+        arguments = {"data_asset_id": record.id, "path": path, "length": 200_000, "encoding": encoding}
+        seen.result(FILE_CONTENT, await client.call_tool("read_data_asset_file", arguments))
+    return 3
+
+
 QUESTIONS: list[str] = []
 
 
@@ -362,6 +425,14 @@ async def test_no_hidden_character_reaches_the_model(capsys: pytest.CaptureFixtu
         async with Client(build_server(lambda sandbox=sandbox: client_for(sandbox)), mode=mode) as client:  # type: ignore[misc]
             calls += await read_back(client, ids, seen)
             calls += await read_errors(client, sandbox, ids, seen)
+        hostile = lambda sandbox=sandbox: CodeOceanClient(  # noqa: E731
+            SANDBOX_URL,
+            sandbox.token_for("alice"),
+            transport=httpx.ASGITransport(app=hostile_storage(sandbox.app)),
+            retry=FAST_RETRY,
+        )
+        async with Client(build_server(hostile), mode=mode) as client:
+            calls += await read_hostile_files(client, sandbox, seen)
         # A client that can be asked: the question shows the names too.
         async with Client(
             build_server(lambda sandbox=sandbox: client_for(sandbox)),  # type: ignore[misc]
@@ -385,6 +456,7 @@ async def test_no_hidden_character_reaches_the_model(capsys: pytest.CaptureFixtu
         longest_quoted=seen.longest_literal,
         questions=len(QUESTIONS),
     )
+    assert seen.internal_errors == []
     assert seen.hidden == 0, seen.examples
     assert seen.breakouts == [], seen.breakouts
     assert seen.longest_name <= NAME_LIMIT
