@@ -2,8 +2,10 @@
 
 A representative session (every tool, successes and errors, resources, completions, prompts, an
 elicited confirmation, injected upstream faults, a rejected token) runs in both protocol eras over
-in-process HTTP, and once more over real loopback HTTP with the audit log on stderr; ``co-mcp doctor``
-and the configuration errors are run with the same canaries. Debug logging is on for every logger.
+in-process HTTP, once more over real loopback HTTP with the audit log on stderr, and once with MCP
+itself over streamable HTTP behind a canary bearer token (plus requests with wrong tokens);
+``co-mcp doctor`` and the configuration errors are run with the same canaries. Debug logging is on
+for every logger.
 
 Every place a secret could surface is then searched for every canary, plain, by its random core, and
 base64-encoded as in a Basic header (``token:``) or alone: log records (formatted, with tracebacks),
@@ -26,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import (
     CallToolResult,
     ElicitRequestParams,
@@ -40,13 +44,14 @@ from mcp.types import (
 
 from co_mcp.api import CodeOceanClient
 from co_mcp.audit import AuditLog
-from co_mcp.config import CredentialSet, GcpCredentials, load_settings
+from co_mcp.config import CredentialSet, GcpCredentials, Settings, load_settings
 from co_mcp.confirm import TokenSigner
 from co_mcp.errors import CoMcpError
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID
 from co_mcp.sandbox.server import running
-from co_mcp.server import ServerOptions, build_server
+from co_mcp.sandbox.server import serving as serving_app
+from co_mcp.server import ServerOptions, build_server, http_app
 from tests.conftest import FAST_RETRY, SANDBOX_URL, client_for
 from tests.reliability.figures import emit
 
@@ -57,7 +62,7 @@ REVOKED = "cop_canary_revoked_93b0d7f1c5"  # a token Code Ocean rejects (401)
 GCS_ID = "canary-gcs-client-id-3a7f51e0"
 GCS_SECRET = "canary-gcs-secret-c82e94d0b6"
 CONFIRM_SECRET = "canary-confirm-secret-71d3a9e5f0b2c4"
-HTTP_TOKEN = "canary-http-bearer-5b2e8c07d1"  # CO_MCP_HTTP_TOKEN, seen by co-mcp doctor
+HTTP_TOKEN = "canary-http-bearer-5b2e8c07d1"  # CO_MCP_HTTP_TOKEN: MCP over HTTP, and co-mcp doctor
 CANARIES = {
     "token": TOKEN,
     "revoked": REVOKED,
@@ -319,6 +324,11 @@ async def test_no_canary_reaches_any_output(
                 calls += await session(client, sandbox, sinks)
             # co-mcp doctor and the configuration errors, with the same canaries in the environment.
             await doctor(url, monkeypatch, sinks)
+        # MCP itself over streamable HTTP, behind the canary bearer token, to a fresh sandbox over loopback.
+        sandbox = Sandbox(assets=30, seed=11, token=TOKEN)
+        sandboxes.append(sandbox)
+        with running(sandbox) as url:
+            calls += await mcp_over_http(url, sandbox, sinks)
         config_errors(tmp_path, sinks)
     sinks.by_sink["logs"] = records.lines
     sinks.by_sink["audit_log"] = [audit_file.read_text(encoding="utf-8")]
@@ -350,6 +360,34 @@ async def test_no_canary_reaches_any_output(
 
 def _asgi(sandbox: Sandbox) -> httpx.ASGITransport:
     return httpx.ASGITransport(app=sandbox.app)
+
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+
+
+async def mcp_over_http(upstream: str, sandbox: Sandbox, sinks: Sinks) -> int:
+    """The session over streamable HTTP with the bearer token, then requests with wrong ones."""
+    factory = lambda: CodeOceanClient(upstream, TOKEN, retry=FAST_RETRY, reconcile_delays=(0.0,))  # noqa: E731
+    server = build_server(factory, options=options(AuditLog("-")))
+    app = http_app(server, Settings(http_token=HTTP_TOKEN), "127.0.0.1")
+    with serving_app(app, lifespan="on") as base:
+        url = f"{base}/mcp"
+        http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {HTTP_TOKEN}"})
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            calls = await session(client, sandbox, sinks)
+        headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        async with httpx.AsyncClient() as raw:
+            for auth in (None, f"Bearer {HTTP_TOKEN[:-2]}", f"bearer {HTTP_TOKEN}", f"Basic {b64(HTTP_TOKEN + ':')}"):
+                sent = {**headers, "Authorization": auth} if auth else headers
+                answer = await raw.post(url, json=INIT, headers=sent)
+                sinks.add("http_responses", f"{answer.status_code} {dict(answer.headers)} {answer.text}")
+                calls += 1
+    return calls
 
 
 async def doctor(url: str, monkeypatch: pytest.MonkeyPatch, sinks: Sinks) -> None:
