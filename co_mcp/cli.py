@@ -134,7 +134,8 @@ def embedded_sandbox_client(*, assets: int = 200, ready_delay: float = 3.0) -> C
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
 
-    sandbox = Sandbox(assets=assets, ready_delay=ready_delay)
+    # Nobody reads this sandbox's request log: keep it small, or a long session grows by every request.
+    sandbox = Sandbox(assets=assets, ready_delay=ready_delay, log_size=1_000)
     # The sandbox signs file links with the host it was asked on; this one never resolves off-process.
     return CodeOceanClient(
         "http://sandbox.co-mcp.invalid", DEFAULT_TOKEN, transport=httpx.ASGITransport(app=sandbox.app)

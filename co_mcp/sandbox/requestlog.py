@@ -1,12 +1,15 @@
 """What the sandbox was asked and how it answered: method, path, query, status, operation, commit.
 
 Bodies and headers are never recorded: tokens, GCS client secrets and the like pass through them.
+The log keeps the newest ``max_entries`` (50,000 by default, about 10 MB): a sandbox serving for days,
+or the one embedded in ``co-mcp --sandbox``, must not grow by every request it ever answered.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,10 +21,12 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LoggedRequest", "RequestLog"]
+__all__ = ["DEFAULT_MAX_ENTRIES", "LoggedRequest", "RequestLog"]
+
+DEFAULT_MAX_ENTRIES = 50_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoggedRequest:
     """One HTTP request. ``status`` is None if no response started (e.g. a dropped connection)."""
 
@@ -38,11 +43,16 @@ class LoggedRequest:
 class RequestLog:
     """ASGI middleware (the outermost layer) that records every HTTP request; thread-safe to read."""
 
-    def __init__(self, app: ASGIApp, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, app: ASGIApp, *, clock: Callable[[], float] = time.time, max_entries: int | None = DEFAULT_MAX_ENTRIES
+    ) -> None:
+        if max_entries is not None and max_entries < 1:
+            raise ValueError(f"max_entries must be 1 or more (or None for no limit), not {max_entries}")
         self.app = app
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: list[LoggedRequest] = []
+        self._entries: deque[LoggedRequest] = deque(maxlen=max_entries)
+        self._dropped = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,6 +79,8 @@ class RequestLog:
                 at=at,
             )
             with self._lock:
+                if len(self._entries) == self._entries.maxlen:
+                    self._dropped += 1  # the oldest entry makes room
                 self._entries.append(entry)
 
         async def recording_send(message: Message) -> None:
@@ -92,9 +104,16 @@ class RequestLog:
         with self._lock:
             return list(self._entries)
 
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest entries were let go to stay within ``max_entries``."""
+        with self._lock:
+            return self._dropped
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._dropped = 0
 
     def matching(
         self,

@@ -113,3 +113,20 @@ async def test_an_entry_is_there_as_soon_as_the_client_has_the_response() -> Non
             for number in range(1, 4):
                 assert (await http.get("/api/v1/data_assets/x")).status_code == 200
                 assert [e.status for e in log.entries] == [200] * number
+
+
+async def test_the_log_keeps_the_newest_entries_up_to_its_size(clock: Clock) -> None:
+    sandbox = Sandbox(assets=0, clock=clock, url_secret=URL_SECRET, log_size=3)
+    transport = httpx.ASGITransport(app=sandbox.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        for number in range(5):
+            await http.get(f"/nowhere/{number}")
+    assert [entry.path for entry in sandbox.request_log.entries] == ["/nowhere/2", "/nowhere/3", "/nowhere/4"]
+    assert sandbox.request_log.dropped == 2
+    sandbox.request_log.clear()
+    assert (sandbox.request_log.entries, sandbox.request_log.dropped) == ([], 0)
+
+
+def test_a_log_size_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        RequestLog(lingering, max_entries=0)
