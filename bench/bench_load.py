@@ -255,6 +255,11 @@ class LoadResult:
     rss_start_mb: float
     rss_end_mb: float
     rss_peak_mb: float
+    rss_half_mb: float  # halfway through: growth after it would be a leak, not a warm-up
+
+    @property
+    def second_half_growth_mb(self) -> float:
+        return self.rss_end_mb - self.rss_half_mb
 
     @property
     def error_rate(self) -> float:
@@ -275,6 +280,7 @@ class LoadResult:
             "rss_start_mb": _shown(self.rss_start_mb),
             "rss_end_mb": _shown(self.rss_end_mb),
             "rss_peak_mb": _shown(self.rss_peak_mb),
+            "rss_second_half_growth_mb": _shown(self.second_half_growth_mb),
             "calls_per_s": _shown(self.calls / self.seconds),
             "writes": self.writes,
             "refused_changed": self.refused,
@@ -305,14 +311,18 @@ async def run_load(sessions: int, seconds: float) -> LoadResult:
         start_rss = server.memory_info().rss
         start_cpu = sum(server.cpu_times()[:2])
         peak = start_rss
+        half_rss = start_rss
         samples = Samples()
         started = time.monotonic()
         until = started + seconds
 
         async def watch_memory() -> None:
-            nonlocal peak
+            nonlocal peak, half_rss
             for _ in range(int(seconds * 2) + 20):  # bounded; the sessions end first
-                peak = max(peak, server.memory_info().rss)
+                rss = server.memory_info().rss
+                peak = max(peak, rss)
+                if time.monotonic() - started <= seconds / 2:
+                    half_rss = rss  # the last sample of the first half: warm-up growth ends before it
                 await anyio.sleep(0.5)
 
         async with anyio.create_task_group() as group:
@@ -353,6 +363,7 @@ async def run_load(sessions: int, seconds: float) -> LoadResult:
         rss_start_mb=start_rss / mb,
         rss_end_mb=end_rss / mb,
         rss_peak_mb=peak / mb,
+        rss_half_mb=half_rss / mb,
     )
 
 
@@ -380,6 +391,7 @@ def report(figures: dict[str, str], *, command: str, date: str | None = None) ->
             f"| guarded confirmation p95 (plan again, then act) | {f['confirm_p95_ms']} ms |",
             f"| server RSS at start / end (peak) | {f['rss_start_mb']} / {f['rss_end_mb']} MB "
             f"({f['rss_peak_mb']} MB) |",
+            f"| of which grown in the second half of the run | {f['rss_second_half_growth_mb']} MB |",
             f"| server CPU over the run (% of one core) | {f['server_cpu_pct']} % |",
             "",
             "Start is after a warm-up session; the sandbox runs inside the server process, so its SQLite store "
