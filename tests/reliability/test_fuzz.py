@@ -4,7 +4,8 @@ Arguments come from each tool's published ``inputSchema`` (``tools/list``): vali
 hypothesis-jsonschema, invalid ones made by mutating them (wrong types, missing required keys, unknown
 keys, numbers out of range, strings and lists outside their bounds, ids that are not UUIDs), and a
 hand-written list of nasty cases (path traversal, 1 MB strings, 1,000-level nesting, control and
-bidirectional characters, NUL bytes, NaN-like strings, enormous numbers, forged confirmation tokens).
+bidirectional characters, NUL bytes, NaN-like strings, enormous numbers, forged confirmation tokens),
+plus hostile resource URIs, completion values and prompt arguments.
 
 Each call is judged three ways: by the published schema (with a UUID format check), by the tool's own
 argument model, and by what happened: the result, the sandbox's request log, and ERROR log records.
@@ -32,9 +33,9 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, CallToolResult, ResourceTemplateReference, TextContent
 from pydantic import BaseModel, ValidationError
 
 from co_mcp.audit import AuditLog
@@ -562,6 +564,7 @@ class Tally:
     hangs: int = 0
     destructive_requests: int = 0
     problems: list[str] = field(default_factory=list)
+    other_problems: list[str] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)
 
     def problem(self, case: Case, what: str, detail: str = "") -> None:
@@ -660,6 +663,65 @@ async def judge_refused_outright(client: Client, sandbox: Sandbox, case: Case, t
         tally.protocol_exceptions += 1
 
 
+def hostile_uris(asset: str) -> list[str]:
+    base = "codeocean://data-assets/"
+    return [
+        base + "..",
+        base + "%2e%2e%2fcapsules",
+        base + "../capsules/x",
+        base + asset + "/../../capsules",
+        base + asset + "/permissions/..",
+        base + "x%00y",
+        base + "\u202e" + asset,
+        base + "A" * 100_000,
+        base + asset.upper(),
+        base + asset + "?x=1#f",
+        "codeocean://other/" + asset,
+        "file:///etc/passwd",
+        "",
+    ]
+
+
+async def other_surfaces(client: Client, sandbox: Sandbox, asset: str, tally: Tally) -> None:
+    """Resources, completions and prompts with hostile values: a clean error or an answer, never an
+    internal error, and nothing but a read of a real asset reaches the sandbox."""
+    ref = ResourceTemplateReference(type="ref/resource", uri="codeocean://data-assets/{data_asset_id}")
+    attempts: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+    for uri in hostile_uris(asset):
+        attempts.append((f"resource {uri[:60]!r}", partial(client.read_resource, uri)))
+    for value in ('"', "\\", 'name:"x" OR tag:*', MEGABYTE, "\x00\u202e", "../" * 50):
+        typed = {"name": "data_asset_id", "value": value}
+        attempts.append((f"completion {value[:20]!r}", partial(client.complete, ref, typed)))
+    prompts: list[tuple[str, dict[str, str]]] = [
+        ("find_dataset", {"analysis": MEGABYTE}),
+        ("find_dataset", {}),
+        ("tidy_up", {"older_than_days": "\u202e-1"}),
+        ("no_such_prompt", {}),
+    ]
+    for name, arguments in prompts:
+        attempts.append((f"prompt {name}", partial(client.get_prompt, name, arguments)))
+    for label, attempt in attempts:
+        tally.calls += 1
+        sandbox.request_log.clear()
+        try:
+            with anyio.fail_after(CALL_DEADLINE):
+                await attempt()
+        except MCPError as exc:
+            if exc.error.code == INTERNAL_ERROR:
+                tally.internal_errors += 1
+                tally.other_problems.append(f"{label}: {exc}")
+        except TimeoutError:
+            tally.hangs += 1
+            tally.other_problems.append(f"{label}: hung")
+        except Exception as exc:
+            tally.protocol_exceptions += 1
+            tally.other_problems.append(f"{label}: {exc!r}")
+        stray = [e for e in sandbox.request_log.entries if e.operation not in ("get", "get_permissions", "search")]
+        if stray:
+            tally.other_problems.append(f"{label}: reached {stray[:2]}")
+            tally.destructive_requests += destructive(sandbox)
+
+
 class ErrorRecords(logging.Handler):
     """Counts ERROR records: a tool bug is logged with its traceback at that level."""
 
@@ -690,6 +752,7 @@ async def test_fuzz_every_tool_in_both_eras(tmp_path: Path, capsys: pytest.Captu
                 await load_schemas(client)
                 for case in all_cases(asset):
                     await judge(client, sandbox, case, tally)
+                await other_surfaces(client, sandbox, asset, tally)
                 # The server still serves after everything it was sent.
                 assert not (await client.call_tool("search_data_assets", {"limit": 1})).is_error
     finally:
@@ -721,6 +784,7 @@ async def test_fuzz_every_tool_in_both_eras(tmp_path: Path, capsys: pytest.Captu
     assert [r.getMessage() for r in errors.records] == [], problems
     assert tally.destructive_requests == 0, problems
     assert tally.problems == [], problems
+    assert tally.other_problems == []
     # Every schema-invalid input is refused, naming the field, and nothing of it reaches Code Ocean.
     assert tally.invalid_refused == tally.invalid_field_named == tally.invalid, problems
     assert tally.invalid_reached_sandbox == tally.valid_rejected == 0, problems
