@@ -3,9 +3,10 @@
 Arguments come from each tool's published ``inputSchema`` (``tools/list``): valid ones drawn by
 hypothesis-jsonschema, invalid ones made by mutating them (wrong types, missing required keys, unknown
 keys, numbers out of range, strings and lists outside their bounds, ids that are not UUIDs), and a
-hand-written list of nasty cases (path traversal, 1 MB strings, 1,000-level nesting, control and
-bidirectional characters, NUL bytes, NaN-like strings, enormous numbers, forged confirmation tokens),
-plus hostile resource URIs, completion values and prompt arguments.
+hand-written list of nasty cases (path traversal, 1 MB strings, deep nesting: 180 levels as
+structure, 1,000 as JSON text, since no JSON client or transport carries 1,000 levels of structure;
+control and bidirectional characters, NUL bytes, NaN-like strings, enormous numbers, forged
+confirmation tokens), plus hostile resource URIs, completion values and prompt arguments.
 
 Each call is judged three ways: by the published schema (with a UUID format check), by the tool's own
 argument model, and by what happened: the result, the sandbox's request log, and ERROR log records.
