@@ -20,7 +20,7 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -51,7 +51,8 @@ class Refusal(Enum):
 class TokenSigner:
     """Issues and checks confirmation tokens with one secret."""
 
-    secret: bytes
+    # Kept out of repr: ServerOptions (and any log or traceback that shows it) would print it.
+    secret: bytes = field(repr=False)
     ttl: int = DEFAULT_TTL
 
     @classmethod

@@ -330,6 +330,7 @@ async def test_no_canary_reaches_any_output(
         with running(sandbox) as url:
             calls += await mcp_over_http(url, sandbox, sinks)
         config_errors(tmp_path, sinks)
+        reprs(sandboxes[0], sinks)
     sinks.by_sink["logs"] = records.lines
     sinks.by_sink["audit_log"] = [audit_file.read_text(encoding="utf-8")]
     sinks.by_sink["request_log"] = [repr(entry) for box in sandboxes for entry in box.request_log.entries]
@@ -406,6 +407,15 @@ async def doctor(url: str, monkeypatch: pytest.MonkeyPatch, sinks: Sinks) -> Non
         out = io.StringIO()
         report(await diagnose(), out)
         sinks.add("doctor", out.getvalue())
+
+
+def reprs(sandbox: Sandbox, sinks: Sinks) -> None:
+    """What a log line, an assertion or a debugger shows of the objects that hold secrets."""
+    client = CodeOceanClient(SANDBOX_URL, TOKEN, transport=_asgi(sandbox))
+    held = options(AuditLog("-"))
+    for thing in (held, held.signer, held.credentials, client, load_settings(codeocean_token=TOKEN)):
+        sinks.add("reprs", repr(thing))
+        sinks.add("reprs", str(thing))
 
 
 def config_errors(tmp_path: Path, sinks: Sinks) -> None:
