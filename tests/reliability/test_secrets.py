@@ -357,6 +357,9 @@ async def test_no_canary_reaches_any_output(
     assert '"tool":"delete_data_asset"' in sinks.by_sink["audit_log"][0]
     assert '"tool":' in captured.err  # the loopback run's audit lines went to stderr
     assert any(entry.method == "GET" for box in sandboxes for entry in box.request_log.entries)
+    # The GCS credentials were used (the import succeeded), and the revoked token was refused.
+    assert any(r.name == "From GCS" and r.state == "ready" for r in sandboxes[0].store.all_assets())
+    assert any("rejected the access token" in text for text in sinks.by_sink["error_texts"])
 
 
 def _asgi(sandbox: Sandbox) -> httpx.ASGITransport:
