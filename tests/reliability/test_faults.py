@@ -158,7 +158,7 @@ class Ledger:
 
 def suspects(writes: list[Write]) -> list[tuple[str, str, str, str]]:
     """The writes behind a non-zero figure, for the assertion message: (op, fault, reported, text)."""
-    wrong = []
+    wrong: list[tuple[str, str, str, str]] = []
     for w in writes:
         applied = w.applied()
         if (
