@@ -56,6 +56,7 @@ __all__ = [
     "WaitTimeoutError",
     "WriteOutcomeUnknownError",
     "error_for_status",
+    "outcome_unknown",
 ]
 
 # Code Ocean's messages are short; a long one is almost always a page we should not echo.
@@ -204,6 +205,11 @@ _BY_STATUS: Mapping[int, type[APIStatusError]] = {
     409: ConflictError,
     423: ConflictError,
 }
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """True for failures after which a write may or may not have happened."""
+    return isinstance(exc, CreateOutcomeUnknownError | WriteOutcomeUnknownError)
 
 
 def clean_message(raw: str, status_code: int) -> str:

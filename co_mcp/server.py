@@ -51,7 +51,7 @@ from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
 from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
-from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError
+from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, render
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
@@ -495,7 +495,7 @@ async def _audit_write(
     status = error.status_code if isinstance(error, APIStatusError) else (None if error or outcome else 200)
     await state.options.audit.write(
         tool,
-        outcome=outcome or ("failed" if error else "done"),
+        outcome=outcome or (("unknown" if outcome_unknown(error) else "failed") if error else "done"),
         data_asset_ids=_ids_of(args, view),
         arguments=args.model_dump(mode="json", exclude_none=True),
         status=status,
@@ -930,6 +930,7 @@ def settings_client_factory(settings: Settings) -> ClientFactory:
 # --- HTTP transport -------------------------------------------------------------------------------
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_REQUEST_BODY = 1 << 20
 
 
 class BearerGuard:
@@ -1002,7 +1003,14 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
         )
-    app = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security, host=host)
+    app = server.streamable_http_app(
+        stateless_http=True,
+        json_response=True,
+        transport_security=security,
+        host=host,
+        # Real calls are a few KB; the cap bounds what one request can make the server buffer.
+        max_request_body_size=MAX_REQUEST_BODY,
+    )
     if settings.http_token is not None:
         return BearerGuard(app, settings.http_token.get_secret_value())
     return app

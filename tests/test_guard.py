@@ -527,3 +527,17 @@ async def test_a_token_for_another_deployment_or_user_is_refused(
         token = await preview_token(as_admin, arguments)
     async with Client(make_server("alice"), mode=mode) as as_alice:
         await assert_refused(as_alice, sandbox, {**arguments, "confirm_token": token}, "different action")
+
+
+async def test_an_action_that_may_have_happened_is_unknown_not_failed(
+    mcp: Client, sandbox: Sandbox, options: Any
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    token = (await mcp.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
+    sandbox.faults.commit_then_fail("archive", status=500, for_requests=1)
+    result = await mcp.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+    assert result.structured_content is not None
+    assert [item["outcome"] for item in result.structured_content["items"]] == ["unknown"]
+    assert "may or may not" in text(result)
+    assert [r["outcome"] for r in options.audit.read() if r["tool"] == "archive_data_asset"] == ["unknown"]

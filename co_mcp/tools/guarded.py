@@ -27,7 +27,7 @@ from co_mcp.api.models import (
     UserPermission,
 )
 from co_mcp.confirm import fingerprint
-from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError
+from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError, outcome_unknown
 from co_mcp.text import human_size, quoted, snippet
 from co_mcp.tools.common import Args, BatchArgs
 from co_mcp.tools.views import View, asset_detail
@@ -401,13 +401,13 @@ async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: Ex
 class GuardItem(View):
     id: str
     name: str | None = None
-    outcome: Literal["done", "failed", "no_change", "skipped"]
+    outcome: Literal["done", "failed", "unknown", "no_change", "skipped"]
     detail: str | None = None
 
 
 class ItemOutcome(View):
     id: str
-    outcome: Literal["done", "failed", "no_change", "skipped"]
+    outcome: Literal["done", "failed", "unknown", "no_change", "skipped"]
 
 
 class GuardHandles(View):
@@ -486,12 +486,14 @@ async def execute(
         except CodeOceanError as exc:
             status = exc.status_code if isinstance(exc, APIStatusError) else None
             message = exc.message if isinstance(exc, APIStatusError) else str(exc)
+            # An ambiguous failure may have acted: "unknown", never "failed", or a retry could repeat it.
+            outcome: Literal["failed", "unknown"] = "unknown" if outcome_unknown(exc) else "failed"
             await audit.write(
-                plan.tool, outcome="failed", data_asset_ids=[item.data_asset_id], arguments=arguments,
+                plan.tool, outcome=outcome, data_asset_ids=[item.data_asset_id], arguments=arguments,
                 status=status, message=message, fingerprint=plan.fingerprint,
             )  # fmt: skip
             detail = "it disappeared between preview and action" if isinstance(exc, NotFoundError) else explain(exc)
-            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="failed", detail=detail))
+            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome=outcome, detail=detail))
             continue
         await audit.write(
             plan.tool, outcome="done", data_asset_ids=[item.data_asset_id], arguments=arguments,

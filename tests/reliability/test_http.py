@@ -5,9 +5,8 @@ by the SDK: 421 for a foreign Host, 403 for a foreign Origin), and configured fo
 (allowed hosts, allowed origins and ``CO_MCP_HTTP_TOKEN``), reached with that Host header. The sandbox's
 request log is the witness: a request that reached a tool made an upstream request.
 
-The body limit is the mcp SDK's default (``DEFAULT_MAX_REQUEST_BODY_SIZE``, 4 MiB): ``http_app`` passes
-no ``max_request_body_size``. A body over it is refused with 413 before it is parsed, whether it
-declares its length or comes chunked.
+The body limit is co_mcp's ``MAX_REQUEST_BODY`` (1 MiB, below the mcp SDK's 4 MiB default). A body over
+it is refused with 413 before it is parsed, whether it declares its length or comes chunked.
 
 Figures: ``http.unauthorised_reaching_a_tool`` over ``http.unauthorised_attempts`` (missing, wrong,
 truncated, mis-cased or misplaced tokens, Basic credentials, foreign Host or Origin; POST, GET and
@@ -27,12 +26,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 
 from co_mcp.config import Settings
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import serving
-from co_mcp.server import build_server, http_app
+from co_mcp.server import MAX_REQUEST_BODY, build_server, http_app
 from tests.conftest import client_for
 from tests.reliability.figures import FULL, emit
 
@@ -188,10 +186,10 @@ def padded_call(size: int) -> bytes:
     return body + b" " * (size - len(body))
 
 
-async def test_a_body_over_the_sdk_default_limit_is_413_and_reaches_nothing(
+async def test_a_body_over_the_limit_is_413_and_reaches_nothing(
     sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    limit = DEFAULT_MAX_REQUEST_BODY_SIZE  # http_app passes no max_request_body_size: the SDK's 4 MiB
+    limit = MAX_REQUEST_BODY
 
     async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit must hold while reading
         body = padded_call(limit + 1)
