@@ -339,7 +339,7 @@ class Rig:
                 outcome = (content.get("items") or [{}])[0].get("outcome")
                 if outcome in ("done", "no_change"):
                     return Write(op, fault, "acknowledged", text_of(result), applied)
-                if outcome == "failed":
+                if outcome in ("failed", "unknown"):  # unknown: it may have happened, and the text says so
                     return Write(op, fault, "failed", text_of(result), applied)
                 break
             token = content.get("confirm_token")
