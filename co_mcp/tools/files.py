@@ -108,8 +108,8 @@ class ReadFileArgs(Args):
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
 
 
-class ReadHandles(View):
-    """Where a read ended and how to continue; the content itself is in the text."""
+class ReadPosition(View):
+    """Where a read started and ended, and how to continue."""
 
     data_asset_id: str
     path: str
@@ -120,21 +120,17 @@ class ReadHandles(View):
     next_offset: int | None = None
     content_type: str | None = None
     encoding: str | None = None
+
+
+class ReadHandles(ReadPosition):
+    """The structured content of a read: the position, and whether the file is binary; the content is in the text."""
+
     binary: bool | None = None
 
 
-class ReadFileResult(View):
-    data_asset_id: str
-    path: str
-    offset: int
-    length: int
-    total_size: int | None = None
-    has_more: bool
-    next_offset: int | None = None
-    content_type: str | None = None
-    encoding: str | None = None
+class ReadFileResult(ReadPosition):
     text: str | None = None
-    binary: str | None = None
+    binary: str | None = None  # a short description of a binary file, instead of its bytes
 
     def machine(self) -> ReadHandles:
         return ReadHandles(
