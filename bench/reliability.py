@@ -48,7 +48,7 @@ SUITES: dict[str, str] = {
         "hosts, origins, bearer token) and reached on 127.0.0.1 with that Host header; unauthorised attempts "
         "are missing, wrong, truncated, mis-cased or misplaced tokens, Basic credentials, foreign Host (421) or "
         "Origin (403), over POST, GET and DELETE; the sandbox's request log counts what reached a tool. The "
-        "body limit is the mcp SDK's default (co_mcp sets none)."
+        "body limit is co_mcp's 1 MiB (MAX_REQUEST_BODY, below the mcp SDK's 4 MiB default)."
     ),
     "load": (
         "**Load** (`tests/reliability/test_load.py`, `bench/bench_load.py`): concurrent MCP sessions over "
