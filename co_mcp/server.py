@@ -54,6 +54,7 @@ from co_mcp.confirm import TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, render
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
+from co_mcp.tools.common import ExplainFn
 from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ class AppState:
 ClientFactory = Callable[[], "CodeOceanClient"]
 AppContext = Context[AppState, Any]
 Runner = Callable[[AppState, Any, AppContext], Awaitable["View"]]
-Planner = Callable[["CodeOceanClient", Any, Callable[[Exception], str]], Awaitable[guarded.Plan]]
+Planner = Callable[["CodeOceanClient", Any, ExplainFn], Awaitable[guarded.Plan]]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from co_mcp.api.models import (
     Target,
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
-from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, Mount, Uuid
+from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, ExplainFn, Mount, Uuid
 from co_mcp.tools.views import AssetDetail, AssetRef, AssetSummary, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
@@ -52,8 +52,6 @@ __all__ = [
 
 # (progress so far, total, message): how a tool reports progress, whatever carries it to the client.
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
-# Describes an error for the model; the server passes its own so wording lives in one place.
-ExplainFn = Callable[[Exception], str]
 
 # Parallel GETs in a batch: enough to hide latency, few enough not to trip a rate limit.
 BATCH_CONCURRENCY = 8
@@ -262,10 +260,7 @@ class CreateResult(View):
     wait_error: str | None = None
 
     def machine(self) -> Outcome:
-        a = self.asset
-        return Outcome(
-            id=a.id, name=a.name, state=a.state, failure_reason=self.failure_reason, timed_out=self.timed_out
-        )
+        return _outcome(self.asset, self.asset.state, self.failure_reason, self.timed_out)
 
 
 def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False, wait_error: str | None = None) -> CreateResult:
@@ -390,10 +385,7 @@ class WaitResult(View):
     timed_out: bool | None = None
 
     def machine(self) -> Outcome:
-        a = self.asset
-        return Outcome(
-            id=a.id, name=a.name, state=self.state, failure_reason=self.failure_reason, timed_out=self.timed_out
-        )
+        return _outcome(self.asset, self.state, self.failure_reason, self.timed_out)
 
 
 async def _wait(

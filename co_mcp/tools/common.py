@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "FilePath", "Mount", "Uuid"]
+__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "ExplainFn", "FilePath", "Mount", "Uuid"]
 
 MAX_BATCH = 50
 
@@ -64,3 +65,7 @@ class BatchArgs(Args):
     def ids(self) -> list[str]:
         """The ids in canonical form, each once, in the order given."""
         return list(dict.fromkeys(str(i) for i in self.data_asset_ids))
+
+
+# Describes an error for the model; the server passes its own (render.explain), so wording lives in one place.
+ExplainFn = Callable[[Exception], str]

@@ -9,7 +9,6 @@ Every attempt is written to the audit log before the result is reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -29,11 +28,11 @@ from co_mcp.api.models import (
 from co_mcp.confirm import fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError, outcome_unknown
 from co_mcp.text import human_size, quoted, snippet
-from co_mcp.tools.common import Args, BatchArgs
+from co_mcp.tools.common import Args, BatchArgs, ExplainFn
 from co_mcp.tools.views import View, asset_detail
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.api.models import DataAsset
@@ -59,7 +58,6 @@ PLAN_CONCURRENCY = 8
 MAX_DEPENDENTS = 20
 # Result assets read to find those derived from a planned asset: five pages of the newest.
 RESULT_SCAN = 5000
-ExplainFn = Callable[[Exception], str]
 
 
 class GuardedArgs(BatchArgs):

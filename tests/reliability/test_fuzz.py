@@ -232,13 +232,6 @@ BAD_IDS = [
 ]
 
 
-def _schema_types(node: dict[str, Any]) -> set[str]:
-    kinds = node.get("type")
-    if isinstance(kinds, str):
-        return {kinds}
-    return set(kinds or [])
-
-
 def mutations(tool: str, arguments: dict[str, Any], rng: random.Random) -> Iterator[Case]:
     """Invalid variants of valid arguments, each with the field its refusal must name."""
     root = published_schemas()[tool]
