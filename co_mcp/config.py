@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     audit_log: str | None = Field(default=None, description="Audit log file; '-' for stderr (default: state dir)")
 
     http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
+    http_sessions: bool = Field(
+        default=False,
+        description="HTTP transport: keep sessions (Mcp-Session-Id, SSE) so 2025-11-25 clients can be asked to "
+        "confirm; one process only, or sticky sessions behind a proxy",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host headers the HTTP transport accepts (comma-separated)"
     )

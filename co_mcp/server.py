@@ -13,11 +13,15 @@ import hmac
 import inspect
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
+import anyio
+from mcp.server.connection import allowed_log_levels
 from mcp.server.mcpserver import (
     AcceptedElicitation,
     CancelledElicitation,
@@ -40,8 +44,13 @@ from mcp.types import (
     Completion,
     CompletionArgument,
     CompletionContext,
+    EmptyResult,
+    LoggingLevel,
+    LoggingMessageNotification,
+    LoggingMessageNotificationParams,
     PromptReference,
     ResourceTemplateReference,
+    SetLevelRequestParams,
     TextContent,
     ToolAnnotations,
 )
@@ -53,12 +62,16 @@ from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, render
+from co_mcp.text import clean
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.common import ExplainFn
 from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
 
 if TYPE_CHECKING:
-    from mcp.types import GetPromptResult, InputRequiredResult
+    from anyio.abc import TaskGroup
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.session import ServerSession
+    from mcp.types import GetPromptResult, InputRequiredResult, RequestId
 
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import CredentialSet, Settings
@@ -724,6 +737,132 @@ async def _tidy_errors(ctx: Any, call_next: Any) -> Any:
     return result
 
 
+# --- log notifications ----------------------------------------------------------------------------
+#
+# co_mcp's own log records (retries, create reconciliation, audit trouble) also go to the client that asked for
+# them, as notifications/message on the stream of the request that caused them: on 2025-11-25 after
+# logging/setLevel (kept per connection), on 2026-07-28 per request through the _meta log level (SEP-2577). Nothing
+# is sent until a client asks, and never more than co_mcp logs (--log-level). Only the message text goes out, cleaned:
+# no traceback, no arguments object. The embedded sandbox's records are Code Ocean's side, not ours, and stay out.
+
+_MCP_LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)  # severity-ascending (RFC 5424)
+# The Python level at which each MCP level starts: notice, alert and emergency have no Python twin.
+_THRESHOLDS: dict[str, int] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO + 5,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL + 5,
+    "emergency": logging.CRITICAL + 10,
+}
+_LEVEL_STATE_KEY = "co_mcp.log_level"
+_LOG_SEND_TIMEOUT = 5.0
+
+
+def _mcp_level(levelno: int) -> LoggingLevel:
+    found: LoggingLevel = "debug"
+    for name in ("debug", "info", "warning", "error", "critical"):
+        if levelno >= _THRESHOLDS[name]:
+            found = name
+    return found
+
+
+def _connection_state(session: ServerSession) -> dict[str, Any] | None:
+    """The connection's scratch state, which outlives one request. mcp 2.3 gives a request no public way to its
+    connection; without it, logging/setLevel still answers but the level cannot be kept (and a test fails)."""
+    state = getattr(getattr(session, "_connection", None), "state", None)
+    return state if isinstance(state, dict) else None
+
+
+@dataclass(frozen=True)
+class _LogTarget:
+    session: ServerSession
+    request_id: RequestId | None
+    threshold: int
+    tasks: TaskGroup
+    thread: int
+
+
+_log_target: ContextVar[_LogTarget | None] = ContextVar("co_mcp_log_target", default=None)
+
+
+class _ClientLogHandler(logging.Handler):
+    """Hands a co_mcp log record to the client of the request being served, if it asked for that level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        target = _log_target.get()
+        if (
+            target is None
+            or record.levelno < target.threshold
+            or record.name.startswith("co_mcp.sandbox")
+            # A worker thread inherits the context, but the task group belongs to the event loop's thread.
+            or threading.get_ident() != target.thread
+        ):
+            return
+        try:
+            text = clean(record.getMessage())
+        except Exception:  # a malformed log call must not break the request that made it
+            return
+        target.tasks.start_soon(_send_log, target, _mcp_level(record.levelno), text, record.name)
+
+
+async def _send_log(target: _LogTarget, level: LoggingLevel, text: str, logger: str) -> None:
+    notification = LoggingMessageNotification(
+        params=LoggingMessageNotificationParams(level=level, data=text, logger=logger)
+    )
+    # Best effort: a log line the client cannot take must never hold up or fail the request.
+    with anyio.move_on_after(_LOG_SEND_TIMEOUT):
+        try:
+            await target.session.send_notification(notification, related_request_id=target.request_id)
+        except Exception as exc:
+            log.debug("log notification not delivered: %s", type(exc).__name__)
+
+
+def _requested_threshold(ctx: ServerRequestContext[Any, Any]) -> int | None:
+    """The lowest Python level the client of this request wants to hear, or None for nothing."""
+    allowed = allowed_log_levels(ctx.protocol_version, ctx.meta)
+    if len(allowed) < len(_MCP_LEVELS):  # 2026-07-28: the request's own opt-in decides (none, or from a level up)
+        return _THRESHOLDS[min(allowed, key=_MCP_LEVELS.index)] if allowed else None
+    state = _connection_state(ctx.session)
+    level = state.get(_LEVEL_STATE_KEY) if state is not None else None
+    return _THRESHOLDS.get(level) if isinstance(level, str) else None
+
+
+async def _forward_logs(ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+    """Middleware: while a request runs, co_mcp's log records at the client's level go to that client."""
+    threshold = _requested_threshold(ctx)
+    if threshold is None or ctx.request_id is None or ctx.method == "logging/setLevel":
+        return await call_next(ctx)
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tasks:
+        token = _log_target.set(_LogTarget(ctx.session, ctx.request_id, threshold, tasks, threading.get_ident()))
+        try:
+            result = await call_next(ctx)
+        except Exception as exc:  # re-raised as itself below, after the log lines it caused went out
+            failure = exc
+        finally:
+            _log_target.reset(token)
+    if failure is not None:
+        raise failure
+    return result
+
+
+async def _set_log_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequestParams) -> EmptyResult:
+    """logging/setLevel (2025-11-25): the level holds for the rest of the connection."""
+    state = _connection_state(ctx.session)
+    if state is not None:
+        state[_LEVEL_STATE_KEY] = params.level
+    return EmptyResult()
+
+
+def _install_log_forwarding() -> None:
+    root = logging.getLogger("co_mcp")
+    if not any(isinstance(handler, _ClientLogHandler) for handler in root.handlers):
+        root.addHandler(_ClientLogHandler())
+
+
 # --- resources, prompts, completions --------------------------------------------------------------
 
 
@@ -821,13 +960,30 @@ def _register_prompts(server: MCPServer) -> None:
 
 
 class CoMcpServer(MCPServer[AppState]):
-    """MCPServer, answering a client's mistaken ``prompts/get`` as one.
+    """MCPServer, answering a client's mistaken ``tools/call`` or ``prompts/get`` as one.
 
-    The SDK turns an unknown prompt name, a missing required argument or an unexpected one into an
-    internal error (code 0 over JSON-RPC, -32603 in 2026-07-28) and logs a traceback, as if co_mcp had
-    crashed. The spec's answer is -32602 Invalid params; this checks the arguments against the prompt's
-    published ones first, so the message names what is wrong.
+    The SDK answers an unknown tool with an isError result, as if the tool had run and failed; the spec's
+    answer is the protocol error -32602 Invalid params ("Unknown tool"), which a client can tell apart from a
+    tool's own failure. It turns an unknown prompt name, a missing required argument or an unexpected one into
+    an internal error (code 0 over JSON-RPC, -32603 in 2026-07-28) and logs a traceback, as if co_mcp had
+    crashed; the answer is -32602 too, checked against the prompt's published arguments so the message names
+    what is wrong.
     """
+
+    offered: frozenset[str] = frozenset()  # the tools registered, set by build_server
+    withheld: frozenset[str] = frozenset()  # co_mcp tools this configuration leaves out
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        if name not in self.offered:
+            why = (
+                " (not offered here: read-only mode, or CO_MCP_TOOLS / CO_MCP_DISABLE)"
+                if name in self.withheld
+                else f"; tools: {', '.join(sorted(self.offered))}"
+            )
+            raise MCPError(INVALID_PARAMS, f"Unknown tool: {clean(name, 100)!r}{why}")
+        return await super().call_tool(name, arguments, context)
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
@@ -879,7 +1035,8 @@ def build_server(
     """The MCP server; ``client_factory`` makes the Code Ocean client when the server starts serving."""
     holder = _StateHolder()
     options = options or ServerOptions()
-    chosen = select_specs(specs if specs is not None else tool_specs(), options)
+    every = specs if specs is not None else tool_specs()
+    chosen = select_specs(every, options)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
@@ -898,15 +1055,21 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
-        middleware=[_tidy_errors],
+        middleware=[_forward_logs, _tidy_errors],
         # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
         # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
         request_state_security=RequestStateSecurity(
             keys=[hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]
         ),
     )
+    server.offered = frozenset(spec.name for spec in chosen)
+    server.withheld = frozenset(spec.name for spec in every) - server.offered
     _register_resources(server, holder)
     _register_prompts(server)
+    # The SDK's way to offer a method the 2026-07-28 revision removed to the clients of the older one: it declares
+    # the logging capability for them, and its per-version gate keeps the method from 2026-07-28 requests.
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_log_level)
+    _install_log_forwarding()
     return server
 
 
@@ -1005,8 +1168,8 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
             allowed_origins=settings.allowed_origins,
         )
     app = server.streamable_http_app(
-        stateless_http=True,
-        json_response=True,
+        stateless_http=not settings.http_sessions,
+        json_response=not settings.http_sessions,
         transport_security=security,
         host=host,
         # Real calls are a few KB; the cap bounds what one request can make the server buffer.

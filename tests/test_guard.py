@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ElicitationFnT
-from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
 
 from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
@@ -368,9 +369,10 @@ async def test_read_only_mode_calls_to_write_tools_are_unknown(
 ) -> None:
     async with Client(make_server(read_only=True), mode=mode) as client:
         sandbox.request_log.clear()
-        result = await client.call_tool("delete_data_asset", {"data_asset_ids": [target(sandbox)]})
-    assert result.is_error
-    assert "unknown tool" in text(result).lower()
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("delete_data_asset", {"data_asset_ids": [target(sandbox)]})
+    assert refused.value.error.code == INVALID_PARAMS
+    assert "Unknown tool: 'delete_data_asset' (not offered here: read-only mode" in refused.value.error.message
     assert sandbox.request_log.entries == []
 
 

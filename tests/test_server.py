@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 
 from co_mcp.config import CredentialSet, GcpCredentials
 from co_mcp.sandbox import Sandbox
@@ -190,6 +191,15 @@ async def test_argument_errors_carry_no_documentation_links(mcp: Client) -> None
     assert result.is_error
     assert "arguments of get_data_asset" in text(result)
     assert "errors.pydantic.dev" not in text(result)
+
+
+async def test_an_unknown_tool_is_a_protocol_error_listing_the_tools(mcp: Client, sandbox: Sandbox) -> None:
+    with pytest.raises(MCPError) as refused:
+        await mcp.call_tool("delete_everything", {})
+    assert refused.value.error.code == INVALID_PARAMS
+    assert refused.value.error.message.startswith("Unknown tool: 'delete_everything'; tools: ")
+    assert "search_data_assets" in refused.value.error.message
+    assert sandbox.request_log.entries == []
 
 
 async def test_get_of_an_unknown_id_is_an_actionable_error(mcp: Client) -> None:

@@ -176,3 +176,49 @@ async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sa
             foreign = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
     assert proxied.status_code == 200
     assert foreign.status_code == 421
+
+
+@pytest.mark.loopback
+async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
+    assert answer.status_code == 200
+    assert "mcp-session-id" not in answer.headers
+
+
+@pytest.mark.loopback
+async def test_http_sessions_assign_a_session_id(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
+    assert answer.status_code == 200
+    assert answer.headers["mcp-session-id"]
+
+
+@pytest.mark.loopback
+async def test_http_sessions_let_a_2025_client_confirm_by_elicitation(sandbox: Sandbox) -> None:
+    # Stateless HTTP has no back-channel for 2025-11-25 clients, so they fall back to preview and token;
+    # with sessions the server asks the user directly, as over stdio.
+    asked: list[str] = []
+
+    async def yes(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": True})
+
+    target = alice_ready_asset(sandbox)
+    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
+        async with Client(url, mode="legacy", elicitation_callback=yes) as client:
+            result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target]})
+    assert not result.is_error
+    assert len(asked) == 1
+    stored = sandbox.store.get_asset(target)
+    assert stored is not None
+    assert stored.archived
+
+
+def alice_ready_asset(sandbox: Sandbox) -> str:
+    alice = sandbox.users["alice"].id
+    return next(
+        r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready" and not r.archived
+    )

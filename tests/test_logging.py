@@ -1,0 +1,124 @@
+"""Log notifications: co_mcp's own log records reach a client that asked for them, and only then.
+
+2025-11-25 clients ask with logging/setLevel (kept for the connection); 2026-07-28 clients ask per request
+through the _meta log level. A retried 503 is the real event: the client logs a warning when it retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import EmptyResult, LoggingMessageNotificationParams, SetLevelRequest, SetLevelRequestParams
+
+from co_mcp.sandbox import Sandbox
+from tests.conftest import ServerFactory
+from tests.test_server import alice_asset, text
+
+# The client's logging API is deprecated as of 2026-07-28 (SEP-2577); 2025-11-25 clients still use it.
+pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")]
+
+Received = list[LoggingMessageNotificationParams]
+
+
+def collector() -> tuple[Received, Any]:
+    received: Received = []
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        received.append(params)
+
+    return received, on_log
+
+
+async def get_after_one_503(client: Client, sandbox: Sandbox) -> None:
+    asset = alice_asset(sandbox)
+    sandbox.faults.error(503, ops="get", for_requests=1)
+    result = await client.call_tool("get_data_asset", {"data_asset_ids": asset})
+    assert not result.is_error, result
+
+
+async def test_initialize_declares_the_logging_capability_to_2025_clients(make_server: ServerFactory) -> None:
+    async with Client(make_server(), mode="legacy") as client:
+        assert client.server_capabilities.logging is not None
+
+
+async def test_after_set_level_a_retry_reaches_the_2025_client_as_a_warning(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    received, on_log = collector()
+    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+        assert (await client.set_logging_level("warning")).model_dump(exclude_none=True) == {}
+        await get_after_one_503(client, sandbox)
+    retries = [entry for entry in received if "retrying GET" in str(entry.data)]
+    assert [entry.level for entry in retries] == ["warning"], received
+    assert "503" in str(retries[0].data)
+    assert retries[0].logger == "co_mcp.api"
+
+
+async def test_without_set_level_a_2025_client_gets_no_log_notifications(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    received, on_log = collector()
+    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+        await get_after_one_503(client, sandbox)
+    assert received == []
+    assert len([r for r in sandbox.request_log.entries if r.status == 503]) == 1  # the retry did happen
+
+
+async def test_a_level_above_the_record_filters_it_out(make_server: ServerFactory, sandbox: Sandbox) -> None:
+    received, on_log = collector()
+    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("error")
+        await get_after_one_503(client, sandbox)
+    assert received == []
+
+
+async def test_an_unknown_level_is_refused_as_invalid_params(make_server: ServerFactory) -> None:
+    async with Client(make_server(), mode="legacy") as client:
+        # Built without validation: the client would refuse the level before sending it.
+        params = SetLevelRequestParams.model_construct(level="loud")  # type: ignore[arg-type]
+        with pytest.raises(MCPError) as caught:
+            await client.session.send_request(SetLevelRequest.model_construct(params=params), EmptyResult)
+    assert caught.value.error.code == -32602
+
+
+async def test_a_2026_client_that_opts_in_per_request_gets_the_warning(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    received, on_log = collector()
+    async with Client(make_server(), mode="auto", logging_callback=on_log, log_level="info") as client:
+        await get_after_one_503(client, sandbox)
+    assert any(entry.level == "warning" and "retrying GET" in str(entry.data) for entry in received), received
+
+
+async def test_a_2026_client_that_does_not_opt_in_gets_nothing(make_server: ServerFactory, sandbox: Sandbox) -> None:
+    received, on_log = collector()
+    async with Client(make_server(), mode="auto", logging_callback=on_log) as client:
+        await get_after_one_503(client, sandbox)
+    assert received == []
+
+
+async def test_the_embedded_sandboxs_own_records_are_not_forwarded(
+    make_server: ServerFactory, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    received, on_log = collector()
+    caplog.set_level("DEBUG", logger="co_mcp")
+    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("debug")
+        await get_after_one_503(client, sandbox)
+    assert received, "debug level forwards co_mcp's own records"
+    assert not [entry for entry in received if (entry.logger or "").startswith("co_mcp.sandbox")]
+
+
+async def test_errors_pass_through_unchanged_while_logs_are_forwarded(make_server: ServerFactory) -> None:
+    _received, on_log = collector()
+    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("debug")
+        result = await client.call_tool("search_data_assets", {"limit": 0})
+        with pytest.raises(MCPError) as caught:
+            await client.get_prompt("no_such_prompt")
+    assert result.is_error
+    assert "limit" in text(result)
+    assert caught.value.error.code == -32602
