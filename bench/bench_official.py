@@ -13,7 +13,7 @@ the median of per-pair ratios co_mcp / official:
 2. tools/list bytes: ours (all tools) and the official server's data-asset subset;
 3. result bytes (text + structured content as sent) of get_data_asset for one asset with a
    500-character description and 15 tags, and of a 20-result search;
-4. per-call latency over stdio for get and search, and ours over a raw httpx call to the same endpoint;
+4. per-call latency over stdio for get and search, and ours over a raw httpx2 call to the same endpoint;
 5. 32 concurrent calls over streamable HTTP with 100 ms sandbox latency: wall time and throughput;
 6. peak RSS (VmHWM) of each server process.
 
@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -99,9 +98,9 @@ def sandbox(faults: str | None = None) -> Any:
     try:
         for _ in range(200):
             try:
-                httpx.get(f"{url}/api/v1/custom_metadata", headers=auth, timeout=1).raise_for_status()
+                httpx2.get(f"{url}/api/v1/custom_metadata", headers=auth, timeout=1).raise_for_status()
                 break
-            except httpx.HTTPError:
+            except httpx2.HTTPError:
                 time.sleep(0.05)
         yield url
     finally:
@@ -232,7 +231,7 @@ def import_floor() -> float:
 async def prepare_asset(domain: str) -> str:
     """Give one of alice's assets a 500-character description and 15 tags, through the sandbox API."""
     auth = ("Authorization", "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode())
-    async with httpx.AsyncClient(base_url=f"{domain}/api/v1/", headers=[auth]) as http:
+    async with httpx2.AsyncClient(base_url=f"{domain}/api/v1/", headers=[auth]) as http:
         page = (await http.post("data_assets/search", json={"limit": 50, "ownership": "created"})).json()
         asset_id: str = next(a["id"] for a in page["results"] if a["state"] == "ready")
         description = ("Single-cell RNA sequencing of peripheral blood mononuclear cells from donors; " * 8)[:500]
@@ -256,7 +255,7 @@ async def timed_call(client: Client, call: tuple[str, dict[str, Any]]) -> float:
     return elapsed
 
 
-async def raw_call(http: httpx.AsyncClient, path: str, body: dict[str, Any] | None) -> float:
+async def raw_call(http: httpx2.AsyncClient, path: str, body: dict[str, Any] | None) -> float:
     started = time.perf_counter()
     response = await (http.post(path, json=body) if body is not None else http.get(path))
     response.raise_for_status()
@@ -381,11 +380,11 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             print(row, flush=True)
 
         auth = ("Authorization", "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode())
-        async with httpx.AsyncClient(base_url=f"{domain}/api/v1/", headers=[auth]) as http:
+        async with httpx2.AsyncClient(base_url=f"{domain}/api/v1/", headers=[auth]) as http:
             raw = [await raw_call(http, f"data_assets/{asset_id}", None) for _ in range(pairs * 3)]
         overhead = statistics.median(a_latency[0]) - statistics.median(raw)
         notes.append(
-            f"Our overhead over a raw httpx GET of the same asset: **{overhead:.2f} ms** median "
+            f"Our overhead over a raw httpx2 GET of the same asset: **{overhead:.2f} ms** median "
             f"(raw {statistics.median(raw):.2f} ms; target < 2 ms)."
         )
         print(notes[-1], flush=True)

@@ -30,7 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from co_mcp.api import CodeOceanClient, RetryPolicy
 from co_mcp.api.models import DataAssetSearchParams
@@ -52,8 +52,8 @@ async def search_latency(size: int, queries: int) -> dict[str, Any]:
     build = time.perf_counter() - started
     alice = sandbox.users["alice"].id
     ids = [record.id for record in sandbox.store.all_assets() if record.owner_id == alice][:200]
-    transport = httpx.ASGITransport(app=sandbox.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox/api/v1/", headers=[AUTH]) as http:
+    transport = httpx2.ASGITransport(app=sandbox.app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox/api/v1/", headers=[AUTH]) as http:
         for word in QUERIES:  # warm-up: SQLite page cache, FTS structures
             await http.post("data_assets/search", json={"query": word, "limit": 100})
         search_ms: list[float] = []
@@ -92,7 +92,7 @@ async def gather_through_mcp(sandbox: Sandbox) -> dict[str, Any]:
     from co_mcp.server import ServerOptions, build_server
 
     def factory() -> CodeOceanClient:
-        return CodeOceanClient("http://sandbox", DEFAULT_TOKEN, transport=httpx.ASGITransport(app=sandbox.app))
+        return CodeOceanClient("http://sandbox", DEFAULT_TOKEN, transport=httpx2.ASGITransport(app=sandbox.app))
 
     server = build_server(factory, options=ServerOptions(audit=AuditLog("-")))
     async with Client(server, mode="legacy") as client:
@@ -122,12 +122,12 @@ async def iteration_memory(size: int) -> dict[str, Any]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(headers=[AUTH], timeout=1) as probe:
+        async with httpx2.AsyncClient(headers=[AUTH], timeout=1) as probe:
             for _ in range(600):  # generating 100k assets takes a while; wait up to two minutes
                 try:
                     (await probe.get(f"{base}/api/v1/custom_metadata")).raise_for_status()
                     break
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     await asyncio.sleep(0.2)
         policy = RetryPolicy(attempts=3)
         async with CodeOceanClient(base, DEFAULT_TOKEN, retry=policy) as client:
@@ -201,7 +201,7 @@ async def main() -> None:
     parser.add_argument("--memory-size", type=int, default=None, help="assets to iterate (default: largest size)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
-    # Configured first, so MCPServer's INFO-level set-up (which logs every httpx request) is a no-op.
+    # Configured first, so MCPServer's INFO-level set-up (which logs every httpx2 request) is a no-op.
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {machine()}; date {dt.date.today().isoformat()}", flush=True)
     searches = []

@@ -129,7 +129,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 def embedded_sandbox_client(*, assets: int = 200, ready_delay: float = 3.0) -> CodeOceanClient:
     """A client wired in-process to a fresh sandbox with demo data: no port, no account."""
-    import httpx
+    import httpx2
 
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
@@ -138,7 +138,7 @@ def embedded_sandbox_client(*, assets: int = 200, ready_delay: float = 3.0) -> C
     sandbox = Sandbox(assets=assets, ready_delay=ready_delay, log_size=1_000)
     # The sandbox signs file links with the host it was asked on; this one never resolves off-process.
     return CodeOceanClient(
-        "http://sandbox.co-mcp.invalid", DEFAULT_TOKEN, transport=httpx.ASGITransport(app=sandbox.app)
+        "http://sandbox.co-mcp.invalid", DEFAULT_TOKEN, transport=httpx2.ASGITransport(app=sandbox.app)
     )
 
 
@@ -175,8 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # stdout belongs to the stdio transport; every log line goes to stderr.
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format=LOG_FORMAT)
-    # httpx logs every request at INFO; per-request lines belong to --log-level DEBUG.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # httpx2 logs every request at INFO; per-request lines belong to --log-level DEBUG.
+    logging.getLogger("httpx2").setLevel(max(logging.WARNING, logging.getLogger().level))
     if args.command == "sandbox":
         return _run_sandbox(args)
     if args.command == "demo":

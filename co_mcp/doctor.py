@@ -53,7 +53,7 @@ from typing import Literal, TextIO
 from urllib.parse import urlsplit
 
 import anyio
-import httpx
+import httpx2
 
 from co_mcp import __version__
 from co_mcp.api.client import CodeOceanClient, RetryPolicy
@@ -164,7 +164,7 @@ def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list
             domain,
             token,
             agent_id=settings.codeocean_agent_id,
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             # One attempt: the doctor reports what happened, rather than hiding it behind retries.
             retry=RetryPolicy(attempts=1, timeout=settings.connect_timeout + settings.read_timeout),
         )
@@ -194,26 +194,26 @@ def _reason(exc: BaseException) -> str:
 
 async def _reach(settings: Settings, domain: str) -> Check:
     url = f"{domain}/api/v1/"
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    timeout = httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        async with httpx2.AsyncClient(timeout=timeout, follow_redirects=False) as http:
             response = await http.get(url, headers={"User-Agent": f"co-mcp-doctor/{__version__}"})
-    except httpx.ConnectTimeout:
+    except httpx2.ConnectTimeout:
         return Check(
             "reach",
             "FAIL",
             f"no connection to {domain} within {settings.connect_timeout:g} s",
             "check CODEOCEAN_DOMAIN, your network, VPN or proxy (HTTPS_PROXY); raise CO_MCP_CONNECT_TIMEOUT if slow",
         )
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return Check(
             "reach",
             "FAIL",
             f"{domain} accepted the connection but did not answer within {settings.read_timeout:g} s",
             "check the server or proxy in front of it; raise CO_MCP_READ_TIMEOUT if it is merely slow",
         )
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         reason = _reason(exc)
         advice = "check CODEOCEAN_DOMAIN (scheme, host, port) and your network, VPN or proxy (HTTPS_PROXY)"
         if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():

@@ -1075,12 +1075,12 @@ def build_server(
 
 def settings_client_factory(settings: Settings) -> ClientFactory:
     """A factory for a client talking to the configured Code Ocean deployment."""
-    import httpx
+    import httpx2
 
     from co_mcp.api.client import CodeOceanClient, RetryPolicy
 
     domain, token = settings.require_codeocean()
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    timeout = httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     retry = RetryPolicy(
         attempts=settings.retry_attempts, timeout=settings.retry_timeout, max_retry_after=settings.max_retry_after
     )

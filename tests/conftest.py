@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 
@@ -38,7 +38,7 @@ def client_for(sandbox: Sandbox, user: str = "alice", **kwargs: Any) -> CodeOcea
     """A client of the sandbox, in-process, as one of its users."""
     kwargs.setdefault("retry", FAST_RETRY)
     kwargs.setdefault("reconcile_delays", (0.0,))
-    transport = httpx.ASGITransport(app=sandbox.app)
+    transport = httpx2.ASGITransport(app=sandbox.app)
     return CodeOceanClient(SANDBOX_URL, sandbox.token_for(user), transport=transport, **kwargs)
 
 

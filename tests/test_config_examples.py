@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 import yaml
@@ -385,7 +384,7 @@ async def test_a_worker_serves_a_tool_to_a_client_sending_the_examples_bearer_to
         for name, value in team.headers.items()
     }
     with http_worker(tmp_path, {}) as url:
-        async with httpx.AsyncClient() as plain:
+        async with httpx2.AsyncClient() as plain:
             refused = await plain.post(url, json={}, headers={"Accept": "application/json, text/event-stream"})
         http = httpx2.AsyncClient(headers=headers, timeout=60)
         async with http, Client(streamable_http_client(url, http_client=http)) as client:

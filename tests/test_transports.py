@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
@@ -75,7 +74,7 @@ async def test_http_without_the_bearer_token_is_refused_and_reaches_no_tool(sand
     settings = Settings(http_token="http-bearer-canary")
     with mcp_over_http(sandbox, settings) as url:
         sandbox.request_log.clear()
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             missing = await http.post(url, json=INIT, headers=MCP_HEADERS)
             wrong = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": "Bearer nope"})
     assert (missing.status_code, wrong.status_code) == (401, 401)
@@ -96,7 +95,7 @@ async def test_http_with_the_bearer_token_works(sandbox: Sandbox) -> None:
 @pytest.mark.loopback
 async def test_http_refuses_a_foreign_host_header(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings()) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
     assert response.status_code == 421
 
@@ -104,7 +103,7 @@ async def test_http_refuses_a_foreign_host_header(sandbox: Sandbox) -> None:
 @pytest.mark.loopback
 async def test_http_refuses_a_foreign_origin(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings()) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Origin": "https://evil.example"})
     assert response.status_code == 403
 
@@ -141,7 +140,7 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
             if not message.get("more_body"):
                 break
         headers = [(k.decode(), v.decode()) for k, v in scope["headers"] if k not in (b"host", b"content-length")]
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             upstream = bases[next(turn) % 2] + scope["path"]
             answer = await http.request(scope["method"], upstream, content=body, headers=headers)
         skip = ("content-length", "transfer-encoding", "content-encoding")
@@ -171,7 +170,7 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
 async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sandbox: Sandbox) -> None:
     settings = Settings(allowed_hosts=["mcp.example.org"])
     with mcp_over_http(sandbox, settings) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             proxied = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "mcp.example.org"})
             foreign = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
     assert proxied.status_code == 200
@@ -181,7 +180,7 @@ async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sa
 @pytest.mark.loopback
 async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings()) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
     assert answer.status_code == 200
     assert "mcp-session-id" not in answer.headers
@@ -190,7 +189,7 @@ async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
 @pytest.mark.loopback
 async def test_http_sessions_assign_a_session_id(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
     assert answer.status_code == 200
     assert answer.headers["mcp-session-id"]

@@ -1,7 +1,7 @@
 """Code Ocean REST API layer: the async client and its models. Knows nothing of MCP.
 
 Names are loaded on first use (PEP 562): importing ``co_mcp.api.models`` alone, as the tool layer does
-at start-up, must not pull in httpx and the retry machinery before the first request needs them.
+at start-up, must not pull in httpx2 and the retry machinery before the first request needs them.
 """
 
 from __future__ import annotations

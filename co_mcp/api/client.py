@@ -1,4 +1,4 @@
-"""The async Code Ocean data-asset client: one shared httpx connection pool, timeouts, retries, typed errors.
+"""The async Code Ocean data-asset client: one shared httpx2 connection pool, timeouts, retries, typed errors.
 
 Retries (stamina, jittered exponential backoff, Retry-After honoured and clamped) depend on whether an
 operation is safe to repeat:
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
-import httpx
+import httpx2
 import stamina
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -94,8 +94,8 @@ __all__ = [
 
 log = logging.getLogger("co_mcp.api")
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=5.0)
+DEFAULT_LIMITS = httpx2.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
 DEFAULT_AGENT_ID = "co-mcp"
 NONCE_TAG_PREFIX = "co-mcp-create-"
 # The docs recommend 1000 per page for iterating everything; it is also the server's maximum.
@@ -207,7 +207,7 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx2.Response) -> str:
     """Code Ocean's ``{"message": ...}``, else a cleaned line of the body (never raw HTML)."""
     try:
         body = response.json()
@@ -229,9 +229,9 @@ def _describe(exc: BaseException) -> str:
 class CodeOceanClient:
     """Async client for Code Ocean's data-asset API (``{domain}/api/v1/``).
 
-    Use as an async context manager, or call ``aclose()``: it owns one ``httpx.AsyncClient`` whose
+    Use as an async context manager, or call ``aclose()``: it owns one ``httpx2.AsyncClient`` whose
     connections every call shares. ``transport`` lets tests and the embedded sandbox run the API
-    in-process (``httpx.ASGITransport``).
+    in-process (``httpx2.ASGITransport``).
     """
 
     def __init__(
@@ -240,11 +240,11 @@ class CodeOceanClient:
         token: SecretStr | str,
         *,
         agent_id: str = DEFAULT_AGENT_ID,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx2.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         wait: WaitPolicy | None = None,
-        limits: httpx.Limits = DEFAULT_LIMITS,
-        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx2.Limits = DEFAULT_LIMITS,
+        transport: httpx2.AsyncBaseTransport | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
         reconcile_delays: tuple[float, ...] = (0.0, 1.0, 3.0),
     ) -> None:
@@ -252,19 +252,19 @@ class CodeOceanClient:
         secret = token if isinstance(token, SecretStr) else SecretStr(token)
         if not secret.get_secret_value():
             raise InvalidArgumentError("token", "is empty; set CODEOCEAN_TOKEN to a Code Ocean access token")
-        # Built once; kept off the httpx client's default headers so it is never sent to the signed
+        # Built once; kept off the httpx2 client's default headers so it is never sent to the signed
         # file URLs (which may live on another host, such as S3).
         self._authorization = "Basic " + base64.b64encode(f"{secret.get_secret_value()}:".encode()).decode("ascii")
         self.retry = retry or RetryPolicy()
         self.wait = wait or WaitPolicy()
         self._on_retry = on_retry
         self._reconcile_delays = reconcile_delays
-        self._http = httpx.AsyncClient(
+        self._http = httpx2.AsyncClient(
             base_url=f"{self.domain}/api/v1/",
             timeout=timeout,
             limits=limits,
             transport=transport,
-            headers={"Agent-Id": agent_id, "User-Agent": f"co-mcp/{__version__} httpx/{httpx.__version__}"},
+            headers={"Agent-Id": agent_id, "User-Agent": f"co-mcp/{__version__} httpx2/{httpx2.__version__}"},
             follow_redirects=False,
         )
 
@@ -567,8 +567,8 @@ class CodeOceanClient:
         expect_body: bool = True,
         authenticated: bool = True,
         attempts_out: list[int] | None = None,
-    ) -> httpx.Response:
-        async def send() -> httpx.Response:
+    ) -> httpx2.Response:
+        async def send() -> httpx2.Response:
             return await self._send_once(
                 method, path, json=json, params=params, headers=headers,
                 expect_body=expect_body, authenticated=authenticated,
@@ -650,7 +650,7 @@ class CodeOceanClient:
         headers: Mapping[str, str] | None,
         expect_body: bool,
         authenticated: bool,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         request_headers = dict(headers or {})
         if authenticated:
             request_headers["Authorization"] = self._authorization
@@ -732,25 +732,25 @@ def _shows_update(asset: DataAsset, params: DataAssetUpdateParams) -> bool:
 
 @contextlib.contextmanager
 def _transport_errors(method: str, path: str) -> Iterator[None]:
-    """httpx's transport failures as ours, saying whether the request may have reached the server."""
+    """httpx2's transport failures as ours, saying whether the request may have reached the server."""
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
         # Nothing was written to the server: safe to send again, whatever the operation.
         raise _transport_error(exc, method, path, reached=False) from None
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         raise _transport_error(exc, method, path, reached=True) from None
 
 
-def _range_total(headers: httpx.Headers) -> int | None:
+def _range_total(headers: httpx2.Headers) -> int | None:
     """The total size from ``Content-Range: bytes a-b/total``; None when absent, unknown (*) or malformed."""
     total = headers.get("Content-Range", "").rpartition("/")[2].strip()
     return int(total) if total.isdigit() else None
 
 
-def _transport_error(exc: httpx.TransportError, method: str, path: str, *, reached: bool) -> TransportError:
+def _transport_error(exc: httpx2.TransportError, method: str, path: str, *, reached: bool) -> TransportError:
     kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeoutError(
             f"{method} {path} timed out ({kind})", method=method, path=path, may_have_reached_server=reached
         )
@@ -767,7 +767,7 @@ def _short(path: str) -> str:
     return parts.path
 
 
-def _parse(response: httpx.Response, model: type[_ModelT]) -> _ModelT:
+def _parse(response: httpx2.Response, model: type[_ModelT]) -> _ModelT:
     method, path = response.request.method, _short(response.request.url.path)
     try:
         return model.model_validate_json(response.content)

@@ -11,9 +11,9 @@ Faults, and what the client sees:
 - **latency**: a delay (fixed or uniform in a range) before the request reaches the app; rules add up.
 - **drop**: the connection dies mid-response: a ``200`` head with a Content-Length, part of the body,
   then nothing. The app is not called. Over real HTTP (uvicorn) the client sees a protocol error,
-  httpx's ``RemoteProtocolError: peer closed connection without sending complete message body``.
-  In-process, ``httpx.ASGITransport`` cannot see a closed socket (it asserts the response completed),
-  so there the injector raises ``InjectedDisconnect``, itself an ``httpx.RemoteProtocolError``, which
+  httpx2's ``RemoteProtocolError: peer closed connection without sending complete message body``.
+  In-process, ``httpx2.ASGITransport`` cannot see a closed socket (it asserts the response completed),
+  so there the injector raises ``InjectedDisconnect``, itself an ``httpx2.RemoteProtocolError``, which
   ASGITransport hands to the client unchanged (its default ``raise_app_exceptions=True``): the same
   exception type either way.
 - **commit-then-fail**: the request goes through to the app (the change is applied), then its response
@@ -76,7 +76,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
 import anyio
-import httpx
+import httpx2
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -486,8 +486,8 @@ class FaultPlan:
 # --- the middleware -----------------------------------------------------------------------------------
 
 
-class InjectedDisconnect(httpx.RemoteProtocolError):
-    """Raised in-process (httpx.ASGITransport) for a dropped connection; see the module docstring."""
+class InjectedDisconnect(httpx2.RemoteProtocolError):
+    """Raised in-process (httpx2.ASGITransport) for a dropped connection; see the module docstring."""
 
 
 _DEFAULT_MESSAGES: Final[dict[int, str]] = {
@@ -566,7 +566,7 @@ async def _drop(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": _DROP_SENT, "more_body": True})
     # A server speaking the ASGI HTTP spec (uvicorn, hypercorn: they set spec_version) closes the
-    # connection when the app returns mid-body. httpx.ASGITransport has no connection to close and
+    # connection when the app returns mid-body. httpx2.ASGITransport has no connection to close and
     # asserts instead, so in-process we raise the error the client would have seen over the wire.
     if "spec_version" not in scope.get("asgi", {}):
         raise InjectedDisconnect(

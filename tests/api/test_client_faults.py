@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import anyio
-import httpx
+import httpx2
 import psutil
 import pytest
 
@@ -114,9 +114,9 @@ async def test_commit_then_fail_create_yields_exactly_one_asset_and_returns_it(
 
 @pytest.mark.loopback
 async def test_a_create_that_stalls_after_committing_is_reconciled_not_resent(sandbox: Sandbox) -> None:
-    # Over a real socket only: ASGITransport does not apply httpx's read timeout.
+    # Over a real socket only: ASGITransport does not apply httpx2's read timeout.
     sandbox.faults.commit_then_fail("create", stall=3.0, for_requests=1)
-    with connected(sandbox, "loopback", timeout=httpx.Timeout(1.0, connect=1.0)) as client:
+    with connected(sandbox, "loopback", timeout=httpx2.Timeout(1.0, connect=1.0)) as client:
         async with client:
             created = await client.create_data_asset(params("stalled create"))
     assert named(sandbox, "stalled create") == [created.id]

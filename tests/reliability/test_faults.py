@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-import httpx
+import httpx2
 import psutil
 import pytest
 from mcp import Client
@@ -58,7 +58,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.reliability]
 
 # --- the client's budget, and what a tool call may take ------------------------------------------
 
-TIMEOUT = httpx.Timeout(0.3, connect=0.3)
+TIMEOUT = httpx2.Timeout(0.3, connect=0.3)
 POLICY = RetryPolicy(attempts=6, timeout=2.0, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01, max_retry_after=0.05)
 RECONCILE = (0.0, 0.2)
 SLOW = 0.6  # injected latency and stalls: twice the read timeout

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.config import Settings
@@ -80,7 +80,7 @@ async def test_on_loopback_a_foreign_host_is_421_a_foreign_origin_403_and_neithe
 ) -> None:
     with loopback(sandbox) as url:
         port = url.split(":")[2].split("/")[0]
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             foreign_host = await http.post(url, json=CALL, headers={**MCP, "Host": "evil.example"})
             rebinding = await http.post(url, json=CALL, headers={**MCP, "Host": f"evil.example:{port}"})
             foreign_origin = await http.post(url, json=CALL, headers={**MCP, "Origin": "https://evil.example"})
@@ -129,7 +129,7 @@ class Tally:
     unexpected: list[str] = field(default_factory=list)
 
 
-async def attempt(http: httpx.AsyncClient, url: str, case: Case, tally: Tally) -> None:
+async def attempt(http: httpx2.AsyncClient, url: str, case: Case, tally: Tally) -> None:
     body = json.dumps(CALL) if case.method == "POST" else None
     response = await http.request(case.method, url + case.path, content=body, headers=case.headers)
     tally.attempts += 1
@@ -143,7 +143,7 @@ async def test_off_localhost_unauthorised_requests_never_reach_a_tool(
 ) -> None:
     tally = Tally()
     with exposed(sandbox) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             for case in itertools.islice(itertools.cycle(REFUSED), ATTEMPTS):
                 await attempt(http, url, case, tally)
             leaked = reached(sandbox)
@@ -167,7 +167,7 @@ async def test_off_localhost_unauthorised_requests_never_reach_a_tool(
 
 async def test_the_refusals_say_why_and_leak_nothing(sandbox: Sandbox) -> None:
     with exposed(sandbox) as url:
-        async with httpx.AsyncClient() as http:
+        async with httpx2.AsyncClient() as http:
             missing = await http.post(url, json=CALL, headers={**MCP, "Host": PUBLIC_HOST})
             host = await http.post(url, json=CALL, headers={**GOOD, "Host": "evil.example"})
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
@@ -197,7 +197,7 @@ async def test_a_body_over_the_limit_is_413_and_reaches_nothing(
             yield body[start : start + (1 << 20)]
 
     with exposed(sandbox) as url:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx2.AsyncClient(timeout=30) as http:
             declared = await http.post(url, content=padded_call(limit + 1), headers=GOOD)
             chunked = await http.post(url, content=chunks(), headers=GOOD)
             oversized_reaching = reached(sandbox)

@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import pytest
 from mcp import Client
@@ -74,7 +73,7 @@ CANARIES = {
     "confirm": CONFIRM_SECRET,
     "http_token": HTTP_TOKEN,
 }
-LOGGERS = ("", "co_mcp", "mcp", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "starlette")
+LOGGERS = ("", "co_mcp", "mcp", "httpx2", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access", "starlette")
 
 
 def b64(text: str, *, urlsafe: bool = False) -> str:
@@ -376,8 +375,8 @@ async def test_no_canary_reaches_any_output(
     assert any("rejected the access token" in text for text in sinks.by_sink["error_texts"])
 
 
-def _asgi(sandbox: Sandbox) -> httpx.ASGITransport:
-    return httpx.ASGITransport(app=sandbox.app)
+def _asgi(sandbox: Sandbox) -> httpx2.ASGITransport:
+    return httpx2.ASGITransport(app=sandbox.app)
 
 
 INIT = {
@@ -399,7 +398,7 @@ async def mcp_over_http(upstream: str, sandbox: Sandbox, sinks: Sinks) -> int:
         async with http, Client(streamable_http_client(url, http_client=http)) as client:
             calls = await session(client, sandbox, sinks)
         headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-        async with httpx.AsyncClient() as raw:
+        async with httpx2.AsyncClient() as raw:
             for auth in (None, f"Bearer {HTTP_TOKEN[:-2]}", f"bearer {HTTP_TOKEN}", f"Basic {b64(HTTP_TOKEN + ':')}"):
                 sent = {**headers, "Authorization": auth} if auth else headers
                 answer = await raw.post(url, json=INIT, headers=sent)
@@ -461,11 +460,11 @@ async def test_the_search_finds_each_spelling() -> None:
     """A positive control: the Authorization header the client really sends, a bare base64, hex, the core."""
     sent: list[str] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    def answer(request: httpx2.Request) -> httpx2.Response:
         sent.append(request.headers["authorization"])
-        return httpx.Response(200, json={"fields": []})
+        return httpx2.Response(200, json={"fields": []})
 
-    client = CodeOceanClient(SANDBOX_URL, TOKEN, transport=httpx.MockTransport(answer), retry=FAST_RETRY)
+    client = CodeOceanClient(SANDBOX_URL, TOKEN, transport=httpx2.MockTransport(answer), retry=FAST_RETRY)
     async with client:
         await client.get_custom_metadata_schema()
     [header] = sent

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
@@ -428,7 +428,7 @@ async def test_no_hidden_character_reaches_the_model(capsys: pytest.CaptureFixtu
         hostile = lambda sandbox=sandbox: CodeOceanClient(  # noqa: E731
             SANDBOX_URL,
             sandbox.token_for("alice"),
-            transport=httpx.ASGITransport(app=hostile_storage(sandbox.app)),
+            transport=httpx2.ASGITransport(app=hostile_storage(sandbox.app)),
             retry=FAST_RETRY,
         )
         async with Client(build_server(hostile), mode=mode) as client:

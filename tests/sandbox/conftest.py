@@ -6,7 +6,7 @@ import base64
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.sandbox import Sandbox
@@ -45,16 +45,16 @@ def basic(token: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{token}:".encode()).decode()}
 
 
-ClientFactory = Callable[[str], httpx.AsyncClient]
+ClientFactory = Callable[[str], httpx2.AsyncClient]
 
 
 @pytest.fixture
 def client_as(sandbox: Sandbox) -> ClientFactory:
     """``client_as("bob")``: a raw HTTP client of the in-process sandbox, as that user."""
 
-    def make(user: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=sandbox.app),
+    def make(user: str) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=sandbox.app),
             base_url="http://sandbox",
             headers=basic(sandbox.token_for(user)),
         )
@@ -63,15 +63,15 @@ def client_as(sandbox: Sandbox) -> ClientFactory:
 
 
 @pytest.fixture
-async def client(client_as: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+async def client(client_as: ClientFactory) -> AsyncIterator[httpx2.AsyncClient]:
     """Alice's client (the primary user)."""
     async with client_as("alice") as http:
         yield http
 
 
 @pytest.fixture
-async def anonymous(sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://sandbox") as http:
+async def anonymous(sandbox: Sandbox) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://sandbox") as http:
         yield http
 
 

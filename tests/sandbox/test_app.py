@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.sandbox import Sandbox
@@ -80,7 +80,7 @@ def source(**one: Any) -> dict[str, Any]:
     return {"aws": None, "gcp": None, "computation": None, "cloud_workstation": None, **one}
 
 
-async def create_ready(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+async def create_ready(client: httpx2.AsyncClient, **overrides: Any) -> dict[str, Any]:
     """Create an asset, then read it once so it settles (ready_delay is 0)."""
     created = await client.post(ASSETS, json=sdk_create_body(**overrides))
     assert created.status_code == 200, created.text
@@ -91,7 +91,7 @@ async def create_ready(client: httpx.AsyncClient, **overrides: Any) -> dict[str,
 # --- authentication -----------------------------------------------------------------------------------
 
 
-async def test_no_authorization_is_401_with_a_message(anonymous: httpx.AsyncClient) -> None:
+async def test_no_authorization_is_401_with_a_message(anonymous: httpx2.AsyncClient) -> None:
     response = await anonymous.get(f"{ASSETS}/{DEMO_DATASET_ID}")
     assert response.status_code == 401
     assert "Authorization" in response.json()["message"]
@@ -106,13 +106,13 @@ async def test_no_authorization_is_401_with_a_message(anonymous: httpx.AsyncClie
         "Basic !!!not-base64",
     ],
 )
-async def test_a_wrong_or_malformed_credential_is_401(anonymous: httpx.AsyncClient, header: str) -> None:
+async def test_a_wrong_or_malformed_credential_is_401(anonymous: httpx2.AsyncClient, header: str) -> None:
     response = await anonymous.get(f"{ASSETS}/{DEMO_DATASET_ID}", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json()["message"]
 
 
-async def test_sdk_headers_are_accepted(anonymous: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_sdk_headers_are_accepted(anonymous: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     headers = {**basic(sandbox.token_for("alice")), "Min-Server-Version": "4.8.0", "Agent-Id": "AI Agent"}
     response = await anonymous.get(f"{ASSETS}/{DEMO_DATASET_ID}", headers=headers)
     assert response.status_code == 200
@@ -157,7 +157,7 @@ async def test_a_read_only_token_can_search_and_list_files(client_as: ClientFact
 # --- get --------------------------------------------------------------------------------------------------
 
 
-async def test_get_returns_every_required_key_with_integer_times(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_get_returns_every_required_key_with_integer_times(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     body = (await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")).json()
     assert body.keys() >= REQUIRED_KEYS
     assert all(isinstance(body[key], int) for key in ("created", "last_used", "size"))
@@ -165,19 +165,19 @@ async def test_get_returns_every_required_key_with_integer_times(client: httpx.A
     assert body["name"] == stored(sandbox, DEMO_DATASET_ID).name
 
 
-async def test_get_never_shows_server_side_state(client: httpx.AsyncClient) -> None:
+async def test_get_never_shows_server_side_state(client: httpx2.AsyncClient) -> None:
     body = (await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")).json()
     assert not body.keys() & {"archived", "shared_users", "favorited_by", "settles_at", "owner_id"}
 
 
 @pytest.mark.parametrize("asset_id", ["not-a-uuid", "a%20b", uid(404)])
-async def test_get_of_a_bad_or_unknown_id_is_404(client: httpx.AsyncClient, asset_id: str) -> None:
+async def test_get_of_a_bad_or_unknown_id_is_404(client: httpx2.AsyncClient, asset_id: str) -> None:
     response = await client.get(f"{ASSETS}/{asset_id}")
     assert response.status_code == 404
     assert "not found" in response.json()["message"]
 
 
-async def test_an_invisible_asset_looks_exactly_like_a_missing_one(client: httpx.AsyncClient) -> None:
+async def test_an_invisible_asset_looks_exactly_like_a_missing_one(client: httpx2.AsyncClient) -> None:
     hidden = await client.get(f"{ASSETS}/{DEMO_PRIVATE_ID}")
     missing = await client.get(f"{ASSETS}/{uid(404)}")
     assert (hidden.status_code, missing.status_code) == (404, 404)
@@ -193,7 +193,7 @@ async def test_shared_public_and_admin_access_can_read(client_as: ClientFactory,
         assert (await http.get(f"{ASSETS}/{asset_id}")).status_code == 200
 
 
-async def test_a_draft_settles_on_a_read_once_it_is_due(client: httpx.AsyncClient, clock: Clock) -> None:
+async def test_a_draft_settles_on_a_read_once_it_is_due(client: httpx2.AsyncClient, clock: Clock) -> None:
     assert (await client.get(f"{ASSETS}/{DEMO_DRAFT_ID}")).json()["state"] == "draft"
     clock.advance(3600)
     assert (await client.get(f"{ASSETS}/{DEMO_DRAFT_ID}")).json()["state"] == "ready"
@@ -202,7 +202,7 @@ async def test_a_draft_settles_on_a_read_once_it_is_due(client: httpx.AsyncClien
 # --- update -----------------------------------------------------------------------------------------------
 
 
-async def test_update_with_nulls_changes_only_what_is_given(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_update_with_nulls_changes_only_what_is_given(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     body = {"name": "Renamed", "description": None, "tags": None, "mount": None, "custom_metadata": None}
     response = await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json=body)
@@ -218,19 +218,19 @@ async def test_update_with_nulls_changes_only_what_is_given(client: httpx.AsyncC
     )
 
 
-async def test_update_tags_replaces_the_list(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_update_tags_replaces_the_list(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"tags": ["only"]})
     assert stored(sandbox, DEMO_DATASET_ID).tags == ["only"]
 
 
-async def test_update_custom_metadata_replaces_the_whole_map(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_update_custom_metadata_replaces_the_whole_map(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     metadata = {"modality": "derived", "sample_count": 4}
     response = await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"custom_metadata": metadata})
     assert response.status_code == 200
     assert stored(sandbox, DEMO_DATASET_ID).custom_metadata == metadata
 
 
-async def test_update_with_an_empty_metadata_map_clears_it(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_update_with_an_empty_metadata_map_clears_it(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"custom_metadata": {}})
     assert stored(sandbox, DEMO_DATASET_ID).custom_metadata is None
 
@@ -250,7 +250,7 @@ async def test_update_with_an_empty_metadata_map_clears_it(client: httpx.AsyncCl
     ],
 )
 async def test_update_refuses_metadata_the_schema_does_not_allow(
-    client: httpx.AsyncClient, sandbox: Sandbox, metadata: dict[str, Any], message: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, metadata: dict[str, Any], message: str
 ) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     response = await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"name": "changed", "custom_metadata": metadata})
@@ -270,7 +270,7 @@ async def test_update_refuses_metadata_the_schema_does_not_allow(
     ],
 )
 async def test_update_with_a_malformed_body_is_400(
-    client: httpx.AsyncClient, sandbox: Sandbox, raw: bytes, message: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, raw: bytes, message: str
 ) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     response = await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", content=raw)
@@ -286,19 +286,19 @@ async def test_a_viewer_cannot_update(client_as: ClientFactory, sandbox: Sandbox
     assert stored(sandbox, DEMO_DATASET_ID).name != "bob was here"
 
 
-async def test_an_editor_can_update(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_an_editor_can_update(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.put(f"{ASSETS}/{DEMO_SHARED_ID}", json={"description": "edited by alice"})
     assert response.status_code == 200
     assert stored(sandbox, DEMO_SHARED_ID).description == "edited by alice"
 
 
-async def test_a_drafts_metadata_can_be_edited(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_drafts_metadata_can_be_edited(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.put(f"{ASSETS}/{DEMO_DRAFT_ID}", json={"name": "named early"})
     assert response.status_code == 200
     assert stored(sandbox, DEMO_DRAFT_ID).name == "named early"
 
 
-async def test_archiving_a_draft_is_409(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_archiving_a_draft_is_409(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.patch(f"{ASSETS}/{DEMO_DRAFT_ID}/archive", params={"archive": "true"})
     assert response.status_code == 409
     assert "still being created" in response.json()["message"]
@@ -308,7 +308,7 @@ async def test_archiving_a_draft_is_409(client: httpx.AsyncClient, sandbox: Sand
 # --- create -----------------------------------------------------------------------------------------------
 
 
-async def test_create_returns_a_draft_that_settles_ready(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_create_returns_a_draft_that_settles_ready(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.post(ASSETS, json=sdk_create_body())
     assert response.status_code == 200
     created = response.json()
@@ -318,7 +318,7 @@ async def test_create_returns_a_draft_that_settles_ready(client: httpx.AsyncClie
     assert (asset.name, asset.tags, asset.mount) == ("Fresh import", ["fresh"], "fresh")
 
 
-async def test_a_created_assets_size_matches_its_file_tree(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_created_assets_size_matches_its_file_tree(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(client)
     asset = stored(sandbox, created["id"])
     assert (asset.files, asset.size) == tree_for(asset).totals()
@@ -332,8 +332,8 @@ async def test_a_created_assets_size_matches_its_file_tree(client: httpx.AsyncCl
 
 async def test_ready_delay_keeps_a_new_asset_draft_for_that_long(clock: Clock) -> None:
     sandbox = Sandbox(assets=0, clock=clock, ready_delay=30)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=sandbox.app), base_url="http://sandbox", headers=basic("cop_sandbox_token")
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://sandbox", headers=basic("cop_sandbox_token")
     ) as http:
         asset_id = (await http.post(ASSETS, json=sdk_create_body())).json()["id"]
         clock.advance(29)
@@ -342,7 +342,7 @@ async def test_ready_delay_keeps_a_new_asset_draft_for_that_long(clock: Clock) -
         assert (await http.get(f"{ASSETS}/{asset_id}")).json()["state"] == "ready"
 
 
-async def test_keep_on_external_storage_makes_an_external_asset(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_keep_on_external_storage_makes_an_external_asset(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     aws = {"bucket": "lab-bucket", "prefix": "raw", "keep_on_external_storage": True}
     created = await create_ready(client, source=source(aws=aws))
     assert stored(sandbox, created["id"]).source_bucket == {
@@ -353,21 +353,21 @@ async def test_keep_on_external_storage_makes_an_external_asset(client: httpx.As
     }
 
 
-async def test_a_missing_bucket_settles_failed_with_a_reason(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_missing_bucket_settles_failed_with_a_reason(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(client, source=source(aws={"bucket": "missing-lab-data"}))
     assert created["state"] == "failed"
     assert "missing-lab-data" in created["failure_reason"]
     assert stored(sandbox, created["id"]).state == "failed"
 
 
-async def test_gcp_without_credentials_settles_failed(client: httpx.AsyncClient) -> None:
+async def test_gcp_without_credentials_settles_failed(client: httpx2.AsyncClient) -> None:
     created = await create_ready(client, source=source(gcp={"bucket": "gcs-bucket", "prefix": "x"}))
     assert created["state"] == "failed"
     assert "client_id and client_secret" in created["failure_reason"]
 
 
 async def test_gcp_with_credentials_is_ready_and_the_secret_is_not_kept(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     gcp = {"bucket": "gcs-bucket", "client_id": "id", "client_secret": "s3cr3t-value", "prefix": None}
     created = await create_ready(client, source=source(gcp=gcp))
@@ -383,7 +383,7 @@ async def test_gcp_with_credentials_is_ready_and_the_secret_is_not_kept(
 
 
 async def test_create_from_a_computation_is_a_result_with_provenance(
-    client: httpx.AsyncClient, sandbox: Sandbox
+    client: httpx2.AsyncClient, sandbox: Sandbox
 ) -> None:
     created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": None}))
     computation = sandbox.store.get_computation(DEMO_COMPUTATION_ID)
@@ -401,12 +401,12 @@ async def test_create_from_a_computation_is_a_result_with_provenance(
     assert created["size"] == computation.result_size
 
 
-async def test_a_pipeline_result_keeps_its_nextflow_profile(client: httpx.AsyncClient) -> None:
+async def test_a_pipeline_result_keeps_its_nextflow_profile(client: httpx2.AsyncClient) -> None:
     created = await create_ready(client, source=source(computation={"id": DEMO_PIPELINE_COMPUTATION_ID}))
     assert created["nextflow_profile"] == "docker"
 
 
-async def test_a_target_stores_the_result_externally(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_target_stores_the_result_externally(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(
         client,
         source=source(computation={"id": DEMO_COMPUTATION_ID}),
@@ -420,13 +420,13 @@ async def test_a_target_stores_the_result_externally(client: httpx.AsyncClient, 
     }
 
 
-async def test_a_failed_computation_settles_failed(client: httpx.AsyncClient) -> None:
+async def test_a_failed_computation_settles_failed(client: httpx2.AsyncClient) -> None:
     created = await create_ready(client, source=source(computation={"id": DEMO_FAILED_COMPUTATION_ID}))
     assert created["state"] == "failed"
     assert DEMO_FAILED_COMPUTATION_ID in created["failure_reason"]
 
 
-async def test_a_running_computation_is_409(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_running_computation_is_409(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = sandbox.store.count_assets()
     response = await client.post(
         ASSETS, json=sdk_create_body(source=source(computation={"id": DEMO_RUNNING_COMPUTATION_ID}))
@@ -437,7 +437,7 @@ async def test_a_running_computation_is_409(client: httpx.AsyncClient, sandbox: 
 
 @pytest.mark.parametrize("computation_id", [uid(404), DEMO_BOB_COMPUTATION_ID, "nope"])
 async def test_an_unknown_or_foreign_computation_is_404_naming_it(
-    client: httpx.AsyncClient, sandbox: Sandbox, computation_id: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, computation_id: str
 ) -> None:
     before = sandbox.store.count_assets()
     response = await client.post(ASSETS, json=sdk_create_body(source=source(computation={"id": computation_id})))
@@ -454,7 +454,7 @@ async def test_an_admin_may_capture_another_users_run(client_as: ClientFactory) 
 
 @pytest.mark.parametrize(("run_script", "kind"), [("code/run.sh", "result"), (None, "dataset")])
 async def test_a_cloud_workstation_capture_is_a_result_only_with_a_run_script(
-    client: httpx.AsyncClient, run_script: str | None, kind: str
+    client: httpx2.AsyncClient, run_script: str | None, kind: str
 ) -> None:
     workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": "/root/capsule/scratch", "run_script": run_script}
     created = await create_ready(client, source=source(cloud_workstation=workstation))
@@ -462,7 +462,7 @@ async def test_a_cloud_workstation_capture_is_a_result_only_with_a_run_script(
     assert (created.get("provenance") or {}).get("run_script") == run_script
 
 
-async def test_combining_assets_lists_them_and_adds_their_sizes(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_combining_assets_lists_them_and_adds_their_sizes(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     members = [stored(sandbox, DEMO_DATASET_ID), stored(sandbox, DEMO_SHARED_ID)]
     created = await create_ready(client, source=None, data_asset_ids=[m.id for m in members])
     assert created["type"] == "combined"
@@ -471,7 +471,7 @@ async def test_combining_assets_lists_them_and_adds_their_sizes(client: httpx.As
     assert created["files"] == sum(m.files or 0 for m in members)
 
 
-async def test_combining_an_invisible_asset_is_404_naming_it(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_combining_an_invisible_asset_is_404_naming_it(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = sandbox.store.count_assets()
     body = sdk_create_body(source=None, data_asset_ids=[DEMO_DATASET_ID, DEMO_PRIVATE_ID])
     response = await client.post(ASSETS, json=body)
@@ -480,7 +480,7 @@ async def test_combining_an_invisible_asset_is_404_naming_it(client: httpx.Async
     assert sandbox.store.count_assets() == before
 
 
-async def test_results_info_makes_an_imported_result(client: httpx.AsyncClient) -> None:
+async def test_results_info_makes_an_imported_result(client: httpx2.AsyncClient) -> None:
     info = {
         "capsule_id": uid(5),
         "commit": "abc123",
@@ -525,7 +525,7 @@ async def test_results_info_makes_an_imported_result(client: httpx.AsyncClient) 
     ],
 )
 async def test_invalid_creates_are_400_and_store_nothing(
-    client: httpx.AsyncClient, sandbox: Sandbox, overrides: dict[str, Any], message: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, overrides: dict[str, Any], message: str
 ) -> None:
     before = sandbox.store.count_assets()
     response = await client.post(ASSETS, json=sdk_create_body(**overrides))
@@ -534,14 +534,14 @@ async def test_invalid_creates_are_400_and_store_nothing(
     assert sandbox.store.count_assets() == before
 
 
-async def test_the_input_bucket_is_for_admins_only(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_the_input_bucket_is_for_admins_only(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = sandbox.store.count_assets()
     body = sdk_create_body(source=source(aws={"bucket": "ignored", "prefix": "p", "use_input_bucket": True}))
     assert (await client.post(ASSETS, json=body)).status_code == 403
     assert sandbox.store.count_assets() == before
 
 
-async def test_the_mcp_servers_stripped_source_form_is_accepted(client: httpx.AsyncClient) -> None:
+async def test_the_mcp_servers_stripped_source_form_is_accepted(client: httpx2.AsyncClient) -> None:
     body = sdk_create_body(source={"aws": {"bucket": "b", "prefix": "p", "keep_on_external_storage": True}})
     assert (await client.post(ASSETS, json=body)).status_code == 200
 
@@ -551,7 +551,7 @@ async def test_the_mcp_servers_stripped_source_form_is_accepted(client: httpx.As
 
 @pytest.mark.parametrize(("value", "archived"), [("True", True), ("true", True), ("FALSE", False), ("False", False)])
 async def test_archive_parses_the_flag_case_insensitively(
-    client: httpx.AsyncClient, sandbox: Sandbox, value: str, archived: bool
+    client: httpx2.AsyncClient, sandbox: Sandbox, value: str, archived: bool
 ) -> None:
     stored_asset = stored(sandbox, DEMO_DATASET_ID)
     stored_asset.archived = not archived
@@ -563,7 +563,7 @@ async def test_archive_parses_the_flag_case_insensitively(
 
 @pytest.mark.parametrize(("query", "message"), [("", "archive: is required"), ("?archive=yes", "archive: must be")])
 async def test_archive_without_a_valid_flag_is_400(
-    client: httpx.AsyncClient, sandbox: Sandbox, query: str, message: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, query: str, message: str
 ) -> None:
     response = await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive{query}")
     assert response.status_code == 400
@@ -571,7 +571,7 @@ async def test_archive_without_a_valid_flag_is_400(
     assert not stored(sandbox, DEMO_DATASET_ID).archived
 
 
-async def test_archiving_twice_is_a_quiet_no_op(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_archiving_twice_is_a_quiet_no_op(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     first = await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive", params={"archive": "True"})
     second = await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive", params={"archive": "True"})
     assert (first.status_code, second.status_code) == (204, 204)
@@ -579,7 +579,7 @@ async def test_archiving_twice_is_a_quiet_no_op(client: httpx.AsyncClient, sandb
     assert stored(sandbox, DEMO_DATASET_ID).archived
 
 
-async def test_archived_assets_leave_default_search(client: httpx.AsyncClient) -> None:
+async def test_archived_assets_leave_default_search(client: httpx2.AsyncClient) -> None:
     query = {"query": 'name:"scRNA-seq PBMC 10k donors batch 3"'}
     await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive", params={"archive": "True"})
     default = (await client.post(f"{ASSETS}/search", json=query)).json()["results"]
@@ -588,7 +588,7 @@ async def test_archived_assets_leave_default_search(client: httpx.AsyncClient) -
     assert DEMO_DATASET_ID in [a["id"] for a in archived]
 
 
-async def test_delete_is_204_then_the_asset_is_gone(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_delete_is_204_then_the_asset_is_gone(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.delete(f"{ASSETS}/{DEMO_DATASET_ID}")
     assert (response.status_code, response.content) == (204, b"")
     assert sandbox.store.get_asset(DEMO_DATASET_ID) is None
@@ -602,7 +602,7 @@ async def test_a_viewer_cannot_delete(client_as: ClientFactory, sandbox: Sandbox
     assert sandbox.store.get_asset(DEMO_DATASET_ID) is not None
 
 
-async def test_a_draft_cannot_be_deleted_yet(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_draft_cannot_be_deleted_yet(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     assert (await client.delete(f"{ASSETS}/{DEMO_DRAFT_ID}")).status_code == 409
     assert sandbox.store.get_asset(DEMO_DRAFT_ID) is not None
 
@@ -610,7 +610,7 @@ async def test_a_draft_cannot_be_deleted_yet(client: httpx.AsyncClient, sandbox:
 # --- permissions ------------------------------------------------------------------------------------------
 
 
-async def test_permissions_list_the_owner_first(client: httpx.AsyncClient) -> None:
+async def test_permissions_list_the_owner_first(client: httpx2.AsyncClient) -> None:
     body = (await client.get(f"{ASSETS}/{DEMO_SHARED_ID}/permissions")).json()
     assert body == {
         "users": [{"email": "bob@example.org", "role": "owner"}, {"email": "alice@example.org", "role": "editor"}],
@@ -620,7 +620,7 @@ async def test_permissions_list_the_owner_first(client: httpx.AsyncClient) -> No
     }
 
 
-async def test_set_permissions_upserts_users_and_groups(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_set_permissions_upserts_users_and_groups(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     body = {
         "users": [{"email": "Bob@Example.org", "role": "editor"}, {"email": "carol@example.org", "role": "viewer"}],
         "groups": [{"group": "imaging", "role": "discoverable"}],
@@ -635,7 +635,7 @@ async def test_set_permissions_upserts_users_and_groups(client: httpx.AsyncClien
     assert (asset.everyone, asset.share_assets) == ("viewer", True)
 
 
-async def test_set_permissions_with_nulls_changes_nothing(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_set_permissions_with_nulls_changes_nothing(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     body = {"users": None, "groups": None, "everyone": None, "share_assets": None}
     assert (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/permissions", json=body)).status_code == 204
@@ -654,7 +654,7 @@ async def test_set_permissions_with_nulls_changes_nothing(client: httpx.AsyncCli
     ],
 )
 async def test_invalid_permissions_are_400_and_change_nothing(
-    client: httpx.AsyncClient, sandbox: Sandbox, body: dict[str, Any], message: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, body: dict[str, Any], message: str
 ) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     full = {"users": None, "groups": [{"group": "genomics", "role": "editor"}], "everyone": None, **body}
@@ -664,7 +664,7 @@ async def test_invalid_permissions_are_400_and_change_nothing(
     assert stored(sandbox, DEMO_DATASET_ID) == before
 
 
-async def test_only_an_owner_may_share(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_only_an_owner_may_share(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     # alice edits DEMO_SHARED_ID, which bob owns.
     response = await client.post(f"{ASSETS}/{DEMO_SHARED_ID}/permissions", json={"everyone": "viewer"})
     assert response.status_code == 403
@@ -672,7 +672,7 @@ async def test_only_an_owner_may_share(client: httpx.AsyncClient, sandbox: Sandb
 
 
 async def test_sharing_makes_the_asset_visible_to_the_new_user(
-    client: httpx.AsyncClient, client_as: ClientFactory
+    client: httpx2.AsyncClient, client_as: ClientFactory
 ) -> None:
     async with client_as("carol") as carol:
         assert (await carol.get(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 404
@@ -684,7 +684,7 @@ async def test_sharing_makes_the_asset_visible_to_the_new_user(
 # --- files ------------------------------------------------------------------------------------------------
 
 
-async def test_list_files_shows_one_level(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_list_files_shows_one_level(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": ""})
     assert response.status_code == 200
     items = response.json()["items"]
@@ -692,27 +692,27 @@ async def test_list_files_shows_one_level(client: httpx.AsyncClient, sandbox: Sa
     assert all("/" not in item["path"] for item in items)
 
 
-async def test_list_files_of_a_folder(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_list_files_of_a_folder(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     items = (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": folder})).json()["items"]
     assert items == tree.list(folder)
 
 
-async def test_list_files_of_an_unknown_path_is_404(client: httpx.AsyncClient) -> None:
+async def test_list_files_of_an_unknown_path_is_404(client: httpx2.AsyncClient) -> None:
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": "no/such/folder"})
     assert response.status_code == 404
     assert "no/such/folder" in response.json()["message"]
 
 
-async def test_list_files_of_a_file_path_is_400(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_list_files_of_a_file_path_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
     file_path = next(item["path"] for item in tree.list("") if item["type"] == "file")
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": file_path})
     assert response.status_code == 400
 
 
-async def test_external_assets_cannot_be_listed(client: httpx.AsyncClient) -> None:
+async def test_external_assets_cannot_be_listed(client: httpx2.AsyncClient) -> None:
     response = await client.post(f"{ASSETS}/{DEMO_EXTERNAL_ID}/files", json={"path": ""})
     assert response.status_code == 400
     assert response.json()["message"].startswith("external data assets cannot be listed")
@@ -720,7 +720,7 @@ async def test_external_assets_cannot_be_listed(client: httpx.AsyncClient) -> No
 
 
 @pytest.mark.parametrize("asset_id", [DEMO_DRAFT_ID, DEMO_FAILED_ID])
-async def test_drafts_and_failed_assets_have_no_files_yet(client: httpx.AsyncClient, asset_id: str) -> None:
+async def test_drafts_and_failed_assets_have_no_files_yet(client: httpx2.AsyncClient, asset_id: str) -> None:
     assert (await client.post(f"{ASSETS}/{asset_id}/files", json={"path": ""})).status_code == 409
 
 
@@ -732,7 +732,7 @@ def discoverable(sandbox: Sandbox) -> str:
 
 
 async def test_a_discoverable_asset_can_be_read_but_its_files_cannot(
-    client: httpx.AsyncClient, discoverable: str
+    client: httpx2.AsyncClient, discoverable: str
 ) -> None:
     assert (await client.get(f"{ASSETS}/{discoverable}")).status_code == 200
     listing = await client.post(f"{ASSETS}/{discoverable}/files", json={"path": ""})
@@ -742,7 +742,7 @@ async def test_a_discoverable_asset_can_be_read_but_its_files_cannot(
 
 
 async def test_a_discoverable_asset_cannot_be_combined(
-    client: httpx.AsyncClient, sandbox: Sandbox, discoverable: str
+    client: httpx2.AsyncClient, sandbox: Sandbox, discoverable: str
 ) -> None:
     before = sandbox.store.count_assets()
     body = sdk_create_body(source=None, data_asset_ids=[DEMO_DATASET_ID, discoverable])
@@ -762,7 +762,7 @@ async def _first_file(sandbox: Sandbox, asset_id: str) -> tuple[str, int]:
         folder = items[0]["path"]
 
 
-async def test_file_urls_are_absolute_signed_links_that_download(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_file_urls_are_absolute_signed_links_that_download(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     path, size = await _first_file(sandbox, DEMO_DATASET_ID)
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": path})
     assert response.status_code == 200
@@ -770,13 +770,13 @@ async def test_file_urls_are_absolute_signed_links_that_download(client: httpx.A
     assert set(urls) == {"download_url", "view_url"}
     assert urls["download_url"].startswith(f"http://sandbox/__files/{DEMO_DATASET_ID}/")
     # Fetched without the Authorization header, as the SDK's users do.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app)) as anonymous:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app)) as anonymous:
         download = await anonymous.get(urls["download_url"], headers={"Range": "bytes=0-15"})
     assert download.status_code == 206
     assert download.headers["content-range"] == f"bytes 0-15/{size}"
 
 
-async def test_the_deprecated_download_url_answers_with_url(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_the_deprecated_download_url_answers_with_url(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     path, _ = await _first_file(sandbox, DEMO_DATASET_ID)
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/download_url", params={"path": path})
     assert response.status_code == 200
@@ -785,14 +785,14 @@ async def test_the_deprecated_download_url_answers_with_url(client: httpx.AsyncC
 
 @pytest.mark.parametrize(("path", "status"), [("no/such.file", 404), (None, 400)])
 async def test_file_urls_for_a_missing_path_or_no_path(
-    client: httpx.AsyncClient, path: str | None, status: int
+    client: httpx2.AsyncClient, path: str | None, status: int
 ) -> None:
     params = {"path": path} if path is not None else {}
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params=params)
     assert response.status_code == status
 
 
-async def test_file_urls_for_a_folder_is_400(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_file_urls_for_a_folder_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": folder})
@@ -806,7 +806,7 @@ async def test_file_urls_for_a_folder_is_400(client: httpx.AsyncClient, sandbox:
 TRANSFER = {"target": {"aws": {"bucket": "archive-bucket", "endpoint_name": None, "prefix": "moved"}}, "force": None}
 
 
-async def test_transfer_is_for_admins_only(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_transfer_is_for_admins_only(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = stored(sandbox, DEMO_DATASET_ID)
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/transfer", json=TRANSFER)
     assert response.status_code == 403
@@ -851,7 +851,7 @@ async def test_a_transfer_to_a_missing_bucket_records_the_error(client_as: Clien
     assert asset.source_bucket == before
 
 
-async def test_custom_metadata_returns_the_schema(client: httpx.AsyncClient) -> None:
+async def test_custom_metadata_returns_the_schema(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/v1/custom_metadata")
     assert response.json() == CUSTOM_METADATA_SCHEMA
 
@@ -859,7 +859,7 @@ async def test_custom_metadata_returns_the_schema(client: httpx.AsyncClient) -> 
 # --- search over HTTP ----------------------------------------------------------------------------------------
 
 
-async def test_search_accepts_the_sdks_all_null_body(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_search_accepts_the_sdks_all_null_body(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     body = dict.fromkeys(
         ("query", "next_token", "offset", "limit", "sort_field", "sort_order", "type", "ownership", "origin"),
     ) | {"favorite": None, "archived": None, "filters": None}
@@ -870,7 +870,7 @@ async def test_search_accepts_the_sdks_all_null_body(client: httpx.AsyncClient, 
     assert all(result.keys() >= REQUIRED_KEYS for result in page["results"])
 
 
-async def test_search_pages_carry_a_string_token_until_the_end(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_search_pages_carry_a_string_token_until_the_end(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     seen: list[str] = []
     body: dict[str, Any] = {"limit": 7, "offset": 0}
     while True:
@@ -896,7 +896,7 @@ async def test_search_pages_carry_a_string_token_until_the_end(client: httpx.Asy
     ],
 )
 async def test_bad_searches_are_400_naming_the_field(
-    client: httpx.AsyncClient, body: dict[str, Any], message: str
+    client: httpx2.AsyncClient, body: dict[str, Any], message: str
 ) -> None:
     response = await client.post(f"{ASSETS}/search", json=body)
     assert response.status_code == 400
@@ -906,25 +906,25 @@ async def test_bad_searches_are_400_naming_the_field(
 # --- errors -------------------------------------------------------------------------------------------------
 
 
-async def test_an_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_route_is_a_json_404(client: httpx2.AsyncClient) -> None:
     response = await client.get("/api/v1/capsules")
     assert response.status_code == 404
     assert response.json() == {"message": "no such endpoint: GET /api/v1/capsules"}
 
 
-async def test_a_trailing_slash_is_not_redirected(client: httpx.AsyncClient) -> None:
+async def test_a_trailing_slash_is_not_redirected(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/")
     assert response.status_code == 404
 
 
-async def test_a_wrong_method_is_a_json_405(client: httpx.AsyncClient) -> None:
+async def test_a_wrong_method_is_a_json_405(client: httpx2.AsyncClient) -> None:
     response = await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}")
     assert response.status_code == 405
     assert "PATCH" in response.json()["message"]
 
 
 async def test_a_server_bug_is_a_500_without_a_traceback(
-    client: httpx.AsyncClient, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+    client: httpx2.AsyncClient, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     sandbox.store.close()  # every query now raises sqlite3.ProgrammingError
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import anyio
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -414,20 +414,20 @@ def plan() -> FaultPlan:
 
 
 @pytest.fixture
-async def client(recorder: Recorder, plan: FaultPlan) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(FaultInjector(recorder.app(), plan))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.test") as http:
+async def client(recorder: Recorder, plan: FaultPlan) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(FaultInjector(recorder.app(), plan))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox.test") as http:
         yield http
 
 
-async def test_without_faults_requests_reach_the_app(client: httpx.AsyncClient, recorder: Recorder) -> None:
+async def test_without_faults_requests_reach_the_app(client: httpx2.AsyncClient, recorder: Recorder) -> None:
     response = await client.get(ASSET)
     assert response.status_code == 200
     assert recorder.seen == [f"GET {ASSET}"]
 
 
 async def test_an_injected_error_never_reaches_the_app(
-    client: httpx.AsyncClient, recorder: Recorder, plan: FaultPlan
+    client: httpx2.AsyncClient, recorder: Recorder, plan: FaultPlan
 ) -> None:
     plan.error(503)
     response = await client.post("/api/v1/data_assets", json={})
@@ -436,7 +436,7 @@ async def test_an_injected_error_never_reaches_the_app(
     assert recorder.created == 0
 
 
-async def test_a_429_says_when_to_retry(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_a_429_says_when_to_retry(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.rate_limit(retry_after=2)
     response = await client.get(ASSET)
     assert response.status_code == 429
@@ -445,19 +445,19 @@ async def test_a_429_says_when_to_retry(client: httpx.AsyncClient, plan: FaultPl
     assert "message" in response.json()
 
 
-async def test_an_injected_error_is_marked_as_injected(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_an_injected_error_is_marked_as_injected(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.error(502)
     response = await client.get(ASSET)
     assert response.headers["x-sandbox-fault"] == "502"
 
 
-async def test_a_custom_message_is_sent(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_a_custom_message_is_sent(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.error(500, message="database is on fire")
     response = await client.get(ASSET)
     assert response.json() == {"message": "database is on fire"}
 
 
-async def test_latency_delays_the_request(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_latency_delays_the_request(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.latency(0.05)
     started = time.monotonic()
     response = await client.get(ASSET)
@@ -465,7 +465,7 @@ async def test_latency_delays_the_request(client: httpx.AsyncClient, plan: Fault
     assert time.monotonic() - started >= 0.05
 
 
-async def test_latency_does_not_block_other_requests(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_latency_does_not_block_other_requests(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.latency(0.2)
     started = time.monotonic()
     async with anyio.create_task_group() as group:
@@ -475,17 +475,17 @@ async def test_latency_does_not_block_other_requests(client: httpx.AsyncClient, 
 
 
 async def test_a_dropped_connection_in_process_is_a_protocol_error(
-    client: httpx.AsyncClient, recorder: Recorder, plan: FaultPlan
+    client: httpx2.AsyncClient, recorder: Recorder, plan: FaultPlan
 ) -> None:
     plan.drop()
-    with pytest.raises(httpx.RemoteProtocolError) as caught:
+    with pytest.raises(httpx2.RemoteProtocolError) as caught:
         await client.post("/api/v1/data_assets", json={})
     assert isinstance(caught.value, InjectedDisconnect)
     assert recorder.created == 0
 
 
 async def test_commit_then_fail_commits_and_answers_500(
-    client: httpx.AsyncClient, recorder: Recorder, plan: FaultPlan
+    client: httpx2.AsyncClient, recorder: Recorder, plan: FaultPlan
 ) -> None:
     plan.commit_then_fail()
     response = await client.post("/api/v1/data_assets", json={})
@@ -494,29 +494,29 @@ async def test_commit_then_fail_commits_and_answers_500(
 
 
 async def test_commit_then_stall_commits_waits_and_drops(
-    client: httpx.AsyncClient, recorder: Recorder, plan: FaultPlan
+    client: httpx2.AsyncClient, recorder: Recorder, plan: FaultPlan
 ) -> None:
     plan.commit_then_fail(stall=0.05)
     started = time.monotonic()
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         await client.post("/api/v1/data_assets", json={})
     assert time.monotonic() - started >= 0.05
     assert recorder.created == 1
 
 
-async def test_commit_then_fail_leaves_reads_alone(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_commit_then_fail_leaves_reads_alone(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.commit_then_fail()
     assert (await client.get(ASSET)).status_code == 200
 
 
-async def test_a_script_plays_out_over_requests(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_a_script_plays_out_over_requests(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     plan.script("get", [429, 503, None])
     statuses = [(await client.get(ASSET)).status_code for _ in range(4)]
     assert statuses == [429, 503, 200, 200]
 
 
 async def test_unclassified_paths_are_never_faulted(
-    client: httpx.AsyncClient, recorder: Recorder, plan: FaultPlan
+    client: httpx2.AsyncClient, recorder: Recorder, plan: FaultPlan
 ) -> None:
     plan.error(503)
     response = await client.get("/health")
@@ -524,7 +524,7 @@ async def test_unclassified_paths_are_never_faulted(
     assert plan.count("requests") == 0
 
 
-async def test_the_plan_can_change_between_requests(client: httpx.AsyncClient, plan: FaultPlan) -> None:
+async def test_the_plan_can_change_between_requests(client: httpx2.AsyncClient, plan: FaultPlan) -> None:
     rule = plan.error(503)
     assert (await client.get(ASSET)).status_code == 503
     plan.remove(rule)
@@ -575,8 +575,8 @@ def served(recorder: Recorder, plan: FaultPlan) -> Iterator[str]:
 @pytest.mark.loopback
 def test_a_dropped_connection_over_http_is_a_protocol_error(served: str, recorder: Recorder, plan: FaultPlan) -> None:
     plan.drop(ops="create")
-    with httpx.Client(base_url=served, timeout=5) as http:
-        with pytest.raises(httpx.RemoteProtocolError, match="peer closed connection"):
+    with httpx2.Client(base_url=served, timeout=5) as http:
+        with pytest.raises(httpx2.RemoteProtocolError, match="peer closed connection"):
             http.post("/api/v1/data_assets", json={})
         assert http.get(ASSET).status_code == 200  # the next request, on a new connection, is fine
     assert recorder.created == 0
@@ -585,6 +585,6 @@ def test_a_dropped_connection_over_http_is_a_protocol_error(served: str, recorde
 @pytest.mark.loopback
 def test_commit_then_stall_over_http_times_out_the_client(served: str, recorder: Recorder, plan: FaultPlan) -> None:
     plan.commit_then_fail(stall=0.5)
-    with httpx.Client(base_url=served, timeout=0.2) as http, pytest.raises(httpx.ReadTimeout):
+    with httpx2.Client(base_url=served, timeout=0.2) as http, pytest.raises(httpx2.ReadTimeout):
         http.post("/api/v1/data_assets", json={})
     assert recorder.created == 1

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.types import Message
@@ -279,10 +279,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def client(asset: AssetRecord, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+async def client(asset: AssetRecord, clock: Clock) -> AsyncIterator[httpx2.AsyncClient]:
     assets = {asset.id: asset}
     app = Starlette(routes=file_routes(SECRET, assets.get, clock=clock))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE) as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url=BASE) as http:
         yield http
 
 
@@ -309,7 +309,9 @@ def test_the_two_urls_carry_different_signatures() -> None:
     assert dict(parse_qsl(urlsplit(download).query))["sig"] != dict(parse_qsl(urlsplit(view).query))["sig"]
 
 
-async def test_a_download_serves_the_whole_file_with_its_headers(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_a_download_serves_the_whole_file_with_its_headers(
+    client: httpx2.AsyncClient, asset: AssetRecord
+) -> None:
     tree = tree_for(asset)
     response = await client.get(urls("metadata.json")[0])
     assert response.status_code == 200
@@ -321,48 +323,48 @@ async def test_a_download_serves_the_whole_file_with_its_headers(client: httpx.A
     assert response.headers["etag"].startswith('"')
 
 
-async def test_the_view_url_is_served_inline(client: httpx.AsyncClient) -> None:
+async def test_the_view_url_is_served_inline(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md")[1])
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("inline;")
     assert response.headers["content-type"] == "text/markdown; charset=utf-8"
 
 
-async def test_no_authorization_header_is_needed_or_sent(client: httpx.AsyncClient) -> None:
+async def test_no_authorization_header_is_needed_or_sent(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md")[0])
     assert "authorization" not in response.request.headers
     assert response.status_code == 200
 
 
-async def test_a_link_without_a_signature_is_refused(client: httpx.AsyncClient) -> None:
+async def test_a_link_without_a_signature_is_refused(client: httpx2.AsyncClient) -> None:
     response = await client.get(f"/__files/{ASSET_ID}/README.md")
     assert response.status_code == 403
     assert "not signed" in response.json()["message"]
 
 
-async def test_a_tampered_signature_is_refused(client: httpx.AsyncClient) -> None:
+async def test_a_tampered_signature_is_refused(client: httpx2.AsyncClient) -> None:
     response = await client.get(with_query(urls("README.md")[0], sig="0" * 64))
     assert response.status_code == 403
     assert response.json() == {"message": "Invalid signature."}
 
 
-async def test_a_later_expiry_written_into_the_link_is_refused(client: httpx.AsyncClient) -> None:
+async def test_a_later_expiry_written_into_the_link_is_refused(client: httpx2.AsyncClient) -> None:
     response = await client.get(with_query(urls("README.md")[0], expires=str(int(NOW) + 10**6)))
     assert response.status_code == 403
 
 
-async def test_turning_a_download_link_into_a_view_link_is_refused(client: httpx.AsyncClient) -> None:
+async def test_turning_a_download_link_into_a_view_link_is_refused(client: httpx2.AsyncClient) -> None:
     response = await client.get(with_query(urls("README.md")[0], disposition="inline"))
     assert response.status_code == 403
 
 
-async def test_a_signature_for_one_file_does_not_open_another(client: httpx.AsyncClient) -> None:
+async def test_a_signature_for_one_file_does_not_open_another(client: httpx2.AsyncClient) -> None:
     download = urls("README.md")[0].replace("/README.md?", "/metadata.json?")
     response = await client.get(download)
     assert response.status_code == 403
 
 
-async def test_an_expired_link_is_refused(client: httpx.AsyncClient, clock: Clock) -> None:
+async def test_an_expired_link_is_refused(client: httpx2.AsyncClient, clock: Clock) -> None:
     download = urls("README.md", ttl=60)[0]
     clock.now = NOW + 61
     response = await client.get(download)
@@ -370,18 +372,18 @@ async def test_an_expired_link_is_refused(client: httpx.AsyncClient, clock: Cloc
     assert "expired" in response.json()["message"]
 
 
-async def test_a_link_to_a_deleted_asset_is_404(client: httpx.AsyncClient) -> None:
+async def test_a_link_to_a_deleted_asset_is_404(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md", asset_id="0e0e0e0e-0000-4000-8000-000000000000")[0])
     assert response.status_code == 404
     assert "message" in response.json()
 
 
-async def test_a_link_to_an_unknown_path_is_404(client: httpx.AsyncClient) -> None:
+async def test_a_link_to_an_unknown_path_is_404(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("no/such/file.csv")[0])
     assert response.status_code == 404
 
 
-async def test_a_range_gets_206_with_its_bytes(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_a_range_gets_206_with_its_bytes(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     whole = tree_for(asset).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=10-29"})
     assert response.status_code == 206
@@ -390,14 +392,14 @@ async def test_a_range_gets_206_with_its_bytes(client: httpx.AsyncClient, asset:
     assert response.headers["content-length"] == "20"
 
 
-async def test_an_open_ended_range_runs_to_the_end(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_an_open_ended_range_runs_to_the_end(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     whole = tree_for(asset).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=100-"})
     assert response.status_code == 206
     assert response.content == whole[100:]
 
 
-async def test_a_suffix_range_gets_the_last_bytes(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_a_suffix_range_gets_the_last_bytes(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     whole = tree_for(asset).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=-16"})
     assert response.status_code == 206
@@ -405,31 +407,31 @@ async def test_a_suffix_range_gets_the_last_bytes(client: httpx.AsyncClient, ass
     assert response.headers["content-range"] == f"bytes {len(whole) - 16}-{len(whole) - 1}/{len(whole)}"
 
 
-async def test_a_range_past_the_end_is_clamped(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_a_range_past_the_end_is_clamped(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     size = len(tree_for(asset).read("README.md"))
     response = await client.get(urls("README.md")[0], headers={"Range": f"bytes=5-{size + 1000}"})
     assert response.status_code == 206
     assert response.headers["content-range"] == f"bytes 5-{size - 1}/{size}"
 
 
-async def test_a_range_starting_past_the_end_is_416(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_a_range_starting_past_the_end_is_416(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     size = len(tree_for(asset).read("README.md"))
     response = await client.get(urls("README.md")[0], headers={"Range": f"bytes={size}-"})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
 
 
-async def test_a_multi_range_request_gets_the_whole_file(client: httpx.AsyncClient) -> None:
+async def test_a_multi_range_request_gets_the_whole_file(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=0-1,5-6"})
     assert response.status_code == 200
 
 
-async def test_a_malformed_range_is_ignored(client: httpx.AsyncClient) -> None:
+async def test_a_malformed_range_is_ignored(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=9-2"})
     assert response.status_code == 200
 
 
-async def test_head_gives_the_headers_without_a_body(client: httpx.AsyncClient, asset: AssetRecord) -> None:
+async def test_head_gives_the_headers_without_a_body(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
     size = len(tree_for(asset).read("README.md"))
     response = await client.head(urls("README.md")[0])
     assert response.status_code == 200
@@ -437,14 +439,14 @@ async def test_head_gives_the_headers_without_a_body(client: httpx.AsyncClient, 
     assert response.content == b""
 
 
-async def test_a_matching_if_none_match_is_304(client: httpx.AsyncClient) -> None:
+async def test_a_matching_if_none_match_is_304(client: httpx2.AsyncClient) -> None:
     download = urls("README.md")[0]
     etag = (await client.head(download)).headers["etag"]
     response = await client.get(download, headers={"If-None-Match": etag})
     assert response.status_code == 304
 
 
-async def test_a_stale_if_range_gets_the_whole_file(client: httpx.AsyncClient) -> None:
+async def test_a_stale_if_range_gets_the_whole_file(client: httpx2.AsyncClient) -> None:
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
     assert response.status_code == 200
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from codeocean import CodeOcean
 from codeocean.components import EveryoneRole, GroupPermissions, GroupRole, Permissions, UserPermissions, UserRole
@@ -195,7 +195,7 @@ def test_list_files_and_get_file_urls_that_download(sdk: CodeOcean) -> None:
     file_item = next(item for item in root.items if item.type == "file")
     urls = sdk.data_assets.get_data_asset_file_urls(asset_id, file_item.path)
     # Signed links are fetched without the token, as the SDK's users do.
-    download = httpx.get(urls.download_url)
+    download = httpx2.get(urls.download_url)
     assert download.status_code == 200
     assert len(download.content) == file_item.size
     folder = next((item for item in root.items if item.type == "folder"), None)
@@ -210,7 +210,7 @@ def test_deprecated_download_url_still_answers(sdk: CodeOcean) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         url = sdk.data_assets.get_data_asset_file_download_url(asset_id, file_item.path)
-    assert httpx.get(url.url).status_code == 200
+    assert httpx2.get(url.url).status_code == 200
 
 
 def test_transfer_is_admin_only(sdk: CodeOcean, admin_sdk: CodeOcean, sandbox: Sandbox) -> None:

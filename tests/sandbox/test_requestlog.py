@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-import httpx
+import httpx2
 import pytest
 from starlette.types import Receive, Scope, Send
 
@@ -20,7 +20,9 @@ ASSETS = "/api/v1/data_assets"
 GCS_SECRET = "gcs-client-secret-value"
 
 
-async def test_an_entry_has_method_path_query_status_and_operation(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_an_entry_has_method_path_query_status_and_operation(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
     await client.patch(f"{ASSETS}/{DEMO_DATASET_ID}/archive", params={"archive": "True"})
     entry = sandbox.request_log.entries[-1]
     assert (entry.method, entry.path, entry.query, entry.status, entry.operation) == (
@@ -32,7 +34,7 @@ async def test_an_entry_has_method_path_query_status_and_operation(client: httpx
     )
 
 
-async def test_bodies_and_headers_are_never_recorded(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_bodies_and_headers_are_never_recorded(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     body = {
         "name": "n",
         "mount": "m",
@@ -45,12 +47,12 @@ async def test_bodies_and_headers_are_never_recorded(client: httpx.AsyncClient, 
     assert "Basic" not in logged
 
 
-async def test_a_successful_write_is_marked_committed(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_successful_write_is_marked_committed(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"name": "renamed"})
     assert sandbox.request_log.entries[-1].committed
 
 
-async def test_a_refused_write_is_not_marked_committed(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_a_refused_write_is_not_marked_committed(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.put(f"{ASSETS}/{DEMO_DATASET_ID}", json={"name": 5})
     entry = sandbox.request_log.entries[-1]
     assert (entry.status, entry.committed) == (400, False)
@@ -59,8 +61,8 @@ async def test_a_refused_write_is_not_marked_committed(client: httpx.AsyncClient
 async def test_a_commit_then_fail_fault_shows_as_a_committed_500(clock: Clock) -> None:
     sandbox = Sandbox(assets=0, clock=clock, url_secret=URL_SECRET, faults="commit-then-fail:status=500@create")
     before = sandbox.store.count_assets()
-    transport = httpx.ASGITransport(app=sandbox.app)
-    async with httpx.AsyncClient(
+    transport = httpx2.ASGITransport(app=sandbox.app)
+    async with httpx2.AsyncClient(
         transport=transport, base_url="http://sandbox", headers=basic("cop_sandbox_token")
     ) as http:
         response = await http.post(ASSETS, json={"name": "n", "mount": "m", "source": {"aws": {"bucket": "b"}}})
@@ -69,7 +71,7 @@ async def test_a_commit_then_fail_fault_shows_as_a_committed_500(clock: Clock) -
     assert sandbox.store.count_assets() == before + 1
 
 
-async def test_faults_can_be_changed_while_the_sandbox_runs(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_faults_can_be_changed_while_the_sandbox_runs(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     assert isinstance(sandbox.faults, FaultPlan)
     sandbox.faults.script("get", [503])
     assert (await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 503
@@ -77,7 +79,7 @@ async def test_faults_can_be_changed_while_the_sandbox_runs(client: httpx.AsyncC
     assert [e.status for e in sandbox.request_log.matching(operation="get")] == [503, 200]
 
 
-async def test_count_filters_by_method_path_prefix_and_status(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_count_filters_by_method_path_prefix_and_status(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")
     await client.post(f"{ASSETS}/search", json={})
     await client.get("/nowhere")
@@ -89,7 +91,7 @@ async def test_count_filters_by_method_path_prefix_and_status(client: httpx.Asyn
     assert log.count(operation="search", committed=False) == 1
 
 
-async def test_clear_empties_the_log(client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_clear_empties_the_log(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     await client.get(f"{ASSETS}/{DEMO_DATASET_ID}")
     sandbox.request_log.clear()
     assert (sandbox.request_log.entries, sandbox.request_log.last) == ([], None)
@@ -109,7 +111,7 @@ async def test_an_entry_is_there_as_soon_as_the_client_has_the_response() -> Non
     # Over a socket the server's thread may still be inside the app when the client reads the log.
     log = RequestLog(lingering)
     with serving(log) as base_url:
-        async with httpx.AsyncClient(base_url=base_url) as http:
+        async with httpx2.AsyncClient(base_url=base_url) as http:
             for number in range(1, 4):
                 assert (await http.get("/api/v1/data_assets/x")).status_code == 200
                 assert [e.status for e in log.entries] == [200] * number
@@ -117,8 +119,8 @@ async def test_an_entry_is_there_as_soon_as_the_client_has_the_response() -> Non
 
 async def test_the_log_keeps_the_newest_entries_up_to_its_size(clock: Clock) -> None:
     sandbox = Sandbox(assets=0, clock=clock, url_secret=URL_SECRET, log_size=3)
-    transport = httpx.ASGITransport(app=sandbox.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+    transport = httpx2.ASGITransport(app=sandbox.app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox") as http:
         for number in range(5):
             await http.get(f"/nowhere/{number}")
     assert [entry.path for entry in sandbox.request_log.entries] == ["/nowhere/2", "/nowhere/3", "/nowhere/4"]

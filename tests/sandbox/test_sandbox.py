@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
@@ -33,7 +33,7 @@ def test_token_for_an_unknown_name_lists_the_names() -> None:
 async def test_a_custom_token_replaces_alices() -> None:
     sandbox = Sandbox(assets=12, token="cop_my_own")
     assert sandbox.token_for("alice") == "cop_my_own"
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://s") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), base_url="http://s") as http:
         mine = await http.get(f"{ASSETS}/{DEMO_DATASET_ID}", headers=basic("cop_my_own"))
         old = await http.get(f"{ASSETS}/{DEMO_DATASET_ID}", headers=basic(DEFAULT_TOKEN))
     assert (mine.status_code, old.status_code) == (200, 401)

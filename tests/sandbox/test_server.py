@@ -7,7 +7,7 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.sandbox import Sandbox
@@ -25,7 +25,7 @@ def small() -> Sandbox:
 
 def test_running_serves_the_api_over_http(small: Sandbox) -> None:
     with running(small) as base_url:
-        response = httpx.get(f"{base_url}/api/v1/data_assets/{DEMO_DATASET_ID}", headers=basic("cop_sandbox_token"))
+        response = httpx2.get(f"{base_url}/api/v1/data_assets/{DEMO_DATASET_ID}", headers=basic("cop_sandbox_token"))
     assert response.status_code == 200
     assert response.json()["id"] == DEMO_DATASET_ID
     assert small.request_log.count(operation="get", status=200) == 1
@@ -47,12 +47,12 @@ def test_the_server_stops_when_the_block_ends(small: Sandbox) -> None:
 
 
 def test_signed_links_point_back_at_the_served_url(small: Sandbox) -> None:
-    with running(small) as base_url, httpx.Client(base_url=base_url, headers=basic("cop_sandbox_token")) as http:
+    with running(small) as base_url, httpx2.Client(base_url=base_url, headers=basic("cop_sandbox_token")) as http:
         listing = http.post(f"/api/v1/data_assets/{DEMO_DATASET_ID}/files", json={"path": ""}).json()["items"]
         path = next(item["path"] for item in listing if item["type"] == "file")
         urls = http.get(f"/api/v1/data_assets/{DEMO_DATASET_ID}/files/urls", params={"path": path}).json()
         assert urls["download_url"].startswith(f"{base_url}/__files/")
-        assert httpx.head(urls["download_url"]).status_code == 200
+        assert httpx2.head(urls["download_url"]).status_code == 200
 
 
 def test_a_client_that_gives_up_during_latency_creates_nothing_and_logs_no_error(
@@ -62,8 +62,8 @@ def test_a_client_that_gives_up_during_latency_creates_nothing_and_logs_no_error
     small.faults.latency(0.4, ops="create", for_requests=1)
     before = small.store.count_assets()
     body = {"name": "given up", "mount": "m", "source": {"aws": {"bucket": "b"}}}
-    with running(small) as base_url, httpx.Client(base_url=base_url, headers=basic("cop_sandbox_token")) as http:
-        with pytest.raises(httpx.ReadTimeout):
+    with running(small) as base_url, httpx2.Client(base_url=base_url, headers=basic("cop_sandbox_token")) as http:
+        with pytest.raises(httpx2.ReadTimeout):
             http.post("/api/v1/data_assets", json=body, timeout=0.1)
         for _ in range(40):  # until the delayed request has run its course, 2 s at most
             if small.request_log.count(operation="create"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
+import httpx2
 import pytest
 
 from co_mcp.api import CodeOceanClient
@@ -16,10 +16,10 @@ ASSET = uuid.UUID("0d9f5a4e-1c9b-4d5e-9a77-2f7d6a1e0b11")
 TEXT = "café au lait, crème brûlée\n".encode()
 
 
-def serving(content: bytes) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
+def serving(content: bytes) -> httpx2.MockTransport:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith("/files/urls"):
-            return httpx.Response(
+            return httpx2.Response(
                 200, json={"download_url": "https://files.test/f.txt", "view_url": "https://files.test/v"}
             )
         first, last = request.headers["Range"].removeprefix("bytes=").split("-")
@@ -28,9 +28,9 @@ def serving(content: bytes) -> httpx.MockTransport:
             "Content-Range": f"bytes {first}-{int(first) + len(piece) - 1}/{len(content)}",
             "Content-Type": "text/plain",
         }
-        return httpx.Response(206, content=piece, headers=headers)
+        return httpx2.Response(206, content=piece, headers=headers)
 
-    return httpx.MockTransport(handler)
+    return httpx2.MockTransport(handler)
 
 
 async def test_an_offset_inside_a_character_skips_to_the_next_one() -> None:
