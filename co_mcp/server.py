@@ -14,8 +14,8 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
@@ -1026,6 +1026,49 @@ def select_specs(specs: list[ToolSpec], options: ServerOptions) -> list[ToolSpec
     ]
 
 
+@contextmanager
+def _sdk_logging_setup_skipped() -> Iterator[None]:
+    """Build an MCPServer without the SDK's configure_logging when logging is already set up.
+
+    MCPServer() always calls configure_logging, which imports rich (and pygments, for its tracebacks) to make a
+    handler that logging.basicConfig then throws away, because co-mcp's CLI configured stderr logging first. That
+    import alone cost 45 ms of cold start and 2.6 MB of peak RSS (bench/RESULTS.md). With no handler yet (a library
+    embedding co_mcp without logging set up), the SDK configures it as usual.
+    """
+    import mcp.server.mcpserver.server as sdk
+
+    hook = "configure_logging"  # imported by name into the SDK's module, which does not re-export it
+    original = getattr(sdk, hook)
+    if logging.getLogger().handlers:
+        setattr(sdk, hook, _logging_already_configured)
+    try:
+        yield
+    finally:
+        setattr(sdk, hook, original)
+
+
+def _logging_already_configured(level: str = "INFO") -> None:
+    """The root logger has handlers: what the SDK would set up is dropped by basicConfig anyway."""
+
+
+def _construct(chosen: list[ToolSpec], options: ServerOptions, lifespan: Any) -> CoMcpServer:
+    return CoMcpServer(
+        "co-mcp",
+        title="Code Ocean data assets",
+        description="Search, inspect, create, update, archive, share and delete Code Ocean data assets.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
+        middleware=[_forward_logs, _tidy_errors],
+        # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
+        # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
+        request_state_security=RequestStateSecurity(
+            keys=[hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]
+        ),
+    )
+
+
 def build_server(
     client_factory: ClientFactory,
     *,
@@ -1047,21 +1090,8 @@ def build_server(
             await holder.state.aclose()
             holder.state = None
 
-    server = CoMcpServer(
-        "co-mcp",
-        title="Code Ocean data assets",
-        description="Search, inspect, create, update, archive, share and delete Code Ocean data assets.",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
-        middleware=[_forward_logs, _tidy_errors],
-        # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
-        # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
-        request_state_security=RequestStateSecurity(
-            keys=[hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]
-        ),
-    )
+    with _sdk_logging_setup_skipped():
+        server = _construct(chosen, options, lifespan)
     server.offered = frozenset(spec.name for spec in chosen)
     server.withheld = frozenset(spec.name for spec in every) - server.offered
     _register_resources(server, holder)
