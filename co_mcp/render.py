@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import singledispatch
+from typing import Any
 
 from co_mcp.errors import (
     APIStatusError,
@@ -60,10 +61,10 @@ def summary_line(asset: AssetSummary) -> str:
         parts.append("external")
     if asset.tags:
         more = f" +{asset.more_tags}" if asset.more_tags else ""
-        parts.append(f"tags {quoted(asset.tags)}{more}")
+        parts.append(f"tags {tags_text(asset.tags)}{more}")
     if asset.snippet:
         parts.append(f"about {quoted(asset.snippet)}")
-    return " · ".join(parts)
+    return "; ".join(parts)
 
 
 @render.register
@@ -83,30 +84,47 @@ def _(view: SearchResult) -> str:
     return "\n".join(lines)
 
 
+def fields_text(value: dict[str, Any]) -> str:
+    """A record whose keys Code Ocean defines (source, provenance): bare keys, people's values quoted.
+
+    A source's origin is one of Code Ocean's own words (aws, gcp), so it leads, bare.
+    """
+    origin = value.get("origin")
+    lead = [origin] if isinstance(origin, str) and origin.isalnum() else []
+    rest = {key: item for key, item in value.items() if not (lead and key == "origin")}
+    return " ".join([*lead, *(f"{key}={quoted(item)}" for key, item in rest.items())])
+
+
+def tags_text(tags: list[str]) -> str:
+    """Each tag its own string literal: a tag is people's text, and one literal per tag keeps commas inside it."""
+    return " ".join(quoted(tag) for tag in tags)
+
+
 def detail_text(asset: AssetDetail) -> str:
-    lines = [f"{quoted(asset.name)} id={asset.id} · {asset.type}, {asset.state}"]
+    lines = [f"{quoted(asset.name)} {asset.id} {asset.type} {asset.state}"]
     facts = [size_text(asset.size)]
     if asset.files is not None:
         facts.append(f"{asset.files} files")
     if asset.created:
         facts.append(f"created {asset.created}")
-    facts.append(f"last used {asset.last_used}" if asset.last_used else "never used")
+    facts.append(f"used {asset.last_used}" if asset.last_used else "never used")
     facts.append(f"owner {asset.owner or asset.owner_id}")
-    lines.append(" · ".join(facts))
+    lines.append("; ".join(facts))
     lines.append(f"mount {quoted(asset.mount)}")
     if asset.failure_reason:
         lines.append(f"failure reason: {quoted(asset.failure_reason)}")
     if asset.tags:
-        lines.append(f"tags {quoted(asset.tags)}")
+        lines.append(f"tags {tags_text(asset.tags)}")
     if asset.description:
-        lines.append(f"description {quoted(asset.description)}")
-    for label, value in (
-        ("custom metadata", asset.custom_metadata),
-        ("provenance", asset.provenance),
-        ("source", asset.source),
-        ("contains", asset.contained),
-        ("app parameters", asset.app_parameters),
-    ):
+        lines.append(f"about {quoted(asset.description)}")
+    # Custom metadata keys and app parameter names are people's words too, so those records stay JSON.
+    if asset.custom_metadata:
+        lines.append(f"metadata {quoted(asset.custom_metadata)}")
+    if asset.provenance:
+        lines.append(f"provenance {fields_text(asset.provenance)}")
+    if asset.source:
+        lines.append(f"source {fields_text(asset.source)}")
+    for label, value in (("contains", asset.contained), ("app parameters", asset.app_parameters)):
         if value:
             lines.append(f"{label} {quoted(value)}")
     if asset.nextflow_profile:
@@ -150,7 +168,7 @@ def _(view: CreateResult) -> str:
             f"It was created, but waiting for it failed: {view.wait_error} Do not create it again: call "
             f"wait_for_data_asset with data_asset_id={asset.id}."
         )
-    return f"Created data asset.\n{summary_line(asset)} · {mount}\n{after}"
+    return f"Created data asset.\n{summary_line(asset)}; {mount}\n{after}"
 
 
 @render.register
@@ -172,8 +190,8 @@ def _(view: WaitResult) -> str:
 def _(view: PermissionsView) -> str:
     users = ", ".join(f"{quoted(u.email)} {u.role}" for u in view.users) or "none"
     groups = ", ".join(f"{quoted(g.group)} {g.role}" for g in view.groups) or "none"
-    share = "" if view.share_assets is None else f" · share_assets {str(view.share_assets).lower()}"
-    return f"Permissions of {view.data_asset_id}: users {users} · groups {groups} · everyone {view.everyone}{share}"
+    share = "" if view.share_assets is None else f"; share_assets {str(view.share_assets).lower()}"
+    return f"Permissions of {view.data_asset_id}: users {users}; groups {groups}; everyone {view.everyone}{share}"
 
 
 @render.register

@@ -77,7 +77,7 @@ class ItemError(View):
 
 class GetHandles(View):
     assets: list[AssetRef]
-    errors: list[ItemError] = []
+    errors: list[ItemError] | None = None  # left out when every id was found
 
 
 class GetResult(View):
@@ -85,8 +85,8 @@ class GetResult(View):
     errors: list[ItemError] = []
 
     def machine(self) -> GetHandles:
-        refs = [AssetRef(id=a.id, name=a.name, state=a.state, failure_reason=a.failure_reason) for a in self.assets]
-        return GetHandles(assets=refs, errors=self.errors)
+        refs = [AssetRef(id=a.id, state=a.state, failure_reason=a.failure_reason) for a in self.assets]
+        return GetHandles(assets=refs, errors=self.errors or None)
 
 
 async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: ExplainFn) -> GetResult:

@@ -175,7 +175,7 @@ class Plan:
 def _asset_line(asset: DataAsset) -> str:
     detail = asset_detail(asset)
     owner = detail.owner or detail.owner_id
-    return f"{detail.type}, {detail.state} · {human_size(asset.size)} · owner {owner} · created {detail.created}"
+    return f"{detail.type}, {detail.state}; {human_size(asset.size)}; owner {owner}; created {detail.created}"
 
 
 def _ref(kind: str, asset: DataAsset) -> str:

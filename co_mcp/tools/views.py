@@ -64,7 +64,6 @@ class AssetRef(View):
     """A data asset as a program chains on it."""
 
     id: str
-    name: str
     state: str
     failure_reason: str | None = None
 
@@ -104,7 +103,7 @@ class AssetSummary(View):
     snippet: str | None = None
 
     def machine(self) -> AssetRef:
-        return AssetRef(id=self.id, name=self.name, state=self.state)
+        return AssetRef(id=self.id, state=self.state)
 
 
 def asset_summary(asset: DataAsset) -> AssetSummary:
