@@ -95,7 +95,7 @@ __all__ = [
 log = logging.getLogger("co_mcp.api")
 
 DEFAULT_TIMEOUT = httpx2.Timeout(30.0, connect=5.0)
-DEFAULT_LIMITS = httpx2.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=30.0)
+DEFAULT_LIMITS = httpx2.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=30.0)
 DEFAULT_AGENT_ID = "co-mcp"
 NONCE_TAG_PREFIX = "co-mcp-create-"
 # The docs recommend 1000 per page for iterating everything; it is also the server's maximum.

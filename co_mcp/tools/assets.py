@@ -103,9 +103,12 @@ async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: Explai
             except CodeOceanError as exc:
                 failed[data_asset_id] = explain(exc)
 
-    async with anyio.create_task_group() as group:
-        for data_asset_id in ids:
-            group.start_soon(fetch, data_asset_id)
+    if len(ids) == 1:
+        await fetch(ids[0])  # the common case: no task group to set up and tear down
+    else:
+        async with anyio.create_task_group() as group:
+            for data_asset_id in ids:
+                group.start_soon(fetch, data_asset_id)
     return GetResult(
         assets=[found[i] for i in ids if i in found],
         errors=[ItemError(id=i, error=failed[i]) for i in ids if i in failed],
