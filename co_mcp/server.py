@@ -54,6 +54,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field
 
 from co_mcp import __version__
@@ -650,7 +651,8 @@ def _build_tool(spec: ToolSpec) -> Tool:
                 # Before the write: if the audit log cannot take a line, the write does not happen.
                 await _audit_write(state, spec.name, args, None, None, outcome="attempt")
             except OSError as exc:
-                log.error("audit log unavailable: %s", exc)
+                # The path is for the operator's stderr, not for a client that asked for log notifications.
+                log.error("audit log unavailable: %s", exc, extra={"operator_only": True})
                 raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
 
         async def work() -> View:
@@ -796,6 +798,7 @@ class _ClientLogHandler(logging.Handler):
         if (
             target is None
             or record.levelno < target.threshold
+            or getattr(record, "operator_only", False)
             or record.name.startswith("co_mcp.sandbox")
             # A worker thread inherits the context, but the task group belongs to the event loop's thread.
             or threading.get_ident() != target.thread
@@ -803,12 +806,14 @@ class _ClientLogHandler(logging.Handler):
             return
         try:
             text = clean(record.getMessage())
-        except Exception:  # a malformed log call must not break the request that made it
+            target.tasks.start_soon(_send_log, target, _mcp_level(record.levelno), text, record.name)
+        except Exception:  # a malformed log call, or a request already finished: never the caller's problem
             return
-        target.tasks.start_soon(_send_log, target, _mcp_level(record.levelno), text, record.name)
 
 
 async def _send_log(target: _LogTarget, level: LoggingLevel, text: str, logger: str) -> None:
+    # This task runs in a copy of the request's context: what it logs itself must not be forwarded again.
+    _log_target.set(None)
     notification = LoggingMessageNotification(
         params=LoggingMessageNotificationParams(level=level, data=text, logger=logger)
     )
@@ -822,8 +827,8 @@ async def _send_log(target: _LogTarget, level: LoggingLevel, text: str, logger: 
 
 def _requested_threshold(ctx: ServerRequestContext[Any, Any]) -> int | None:
     """The lowest Python level the client of this request wants to hear, or None for nothing."""
-    allowed = allowed_log_levels(ctx.protocol_version, ctx.meta)
-    if len(allowed) < len(_MCP_LEVELS):  # 2026-07-28: the request's own opt-in decides (none, or from a level up)
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:  # the request's own opt-in decides: none, or a level up
+        allowed = allowed_log_levels(ctx.protocol_version, ctx.meta)
         return _THRESHOLDS[min(allowed, key=_MCP_LEVELS.index)] if allowed else None
     state = _connection_state(ctx.session)
     level = state.get(_LEVEL_STATE_KEY) if state is not None else None
@@ -1038,9 +1043,11 @@ def _sdk_logging_setup_skipped() -> Iterator[None]:
     import mcp.server.mcpserver.server as sdk
 
     hook = "configure_logging"  # imported by name into the SDK's module, which does not re-export it
-    original = getattr(sdk, hook)
-    if logging.getLogger().handlers:
-        setattr(sdk, hook, _logging_already_configured)
+    original = getattr(sdk, hook, None)
+    if original is None or not logging.getLogger().handlers:
+        yield
+        return
+    setattr(sdk, hook, _logging_already_configured)
     try:
         yield
     finally:
@@ -1096,8 +1103,9 @@ def build_server(
     server.withheld = frozenset(spec.name for spec in every) - server.offered
     _register_resources(server, holder)
     _register_prompts(server)
-    # The SDK's way to offer a method the 2026-07-28 revision removed to the clients of the older one: it declares
-    # the logging capability for them, and its per-version gate keeps the method from 2026-07-28 requests.
+    # The SDK's way to offer a method the 2026-07-28 revision removed to the clients of the older one (its
+    # per-version gate keeps it from 2026-07-28 requests). It also makes the server declare the logging capability,
+    # which holds in both eras: 2026-07-28 clients opt in per request.
     server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_log_level)
     _install_log_forwarding()
     return server

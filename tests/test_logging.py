@@ -6,6 +6,8 @@ through the _meta log level. A retried 503 is the real event: the client logs a 
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,8 +15,11 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import EmptyResult, LoggingMessageNotificationParams, SetLevelRequest, SetLevelRequestParams
 
+from co_mcp.errors import NotFoundError
 from co_mcp.sandbox import Sandbox
-from tests.conftest import ServerFactory
+from co_mcp.server import build_server, tool_specs
+from co_mcp.tools.schema import MetadataSchema
+from tests.conftest import ServerFactory, client_for
 from tests.test_server import alice_asset, text
 
 # The client's logging API is deprecated as of 2026-07-28 (SEP-2577); 2025-11-25 clients still use it.
@@ -100,25 +105,46 @@ async def test_a_2026_client_that_does_not_opt_in_gets_nothing(make_server: Serv
     assert received == []
 
 
-async def test_the_embedded_sandboxs_own_records_are_not_forwarded(
-    make_server: ServerFactory, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+async def test_a_2026_client_that_opts_in_at_debug_gets_the_warning(
+    make_server: ServerFactory, sandbox: Sandbox
 ) -> None:
     received, on_log = collector()
-    caplog.set_level("DEBUG", logger="co_mcp")
-    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
-        await client.set_logging_level("debug")
+    async with Client(make_server(), mode="auto", logging_callback=on_log, log_level="debug") as client:
         await get_after_one_503(client, sandbox)
-    assert received, "debug level forwards co_mcp's own records"
-    assert not [entry for entry in received if (entry.logger or "").startswith("co_mcp.sandbox")]
+    assert any(entry.level == "warning" and "retrying GET" in str(entry.data) for entry in received), received
 
 
-async def test_errors_pass_through_unchanged_while_logs_are_forwarded(make_server: ServerFactory) -> None:
-    _received, on_log = collector()
-    async with Client(make_server(), mode="legacy", logging_callback=on_log) as client:
+def noisy_server(sandbox: Sandbox, fail: bool) -> Any:
+    """The server with get_custom_metadata_schema replaced by a tool that logs as co_mcp and as the sandbox."""
+
+    async def noisy(*_: Any) -> Any:
+        logging.getLogger("co_mcp.tools").warning("a line of ours")
+        logging.getLogger("co_mcp.sandbox").warning("a line of the emulated Code Ocean")
+        logging.getLogger("co_mcp.server").warning("the operator's line", extra={"operator_only": True})
+        if fail:
+            raise NotFoundError(404, "no such schema", method="GET", path="custom_metadata")
+        return MetadataSchema(fields=[])
+
+    specs = [s if s.name != "get_custom_metadata_schema" else replace(s, run=noisy) for s in tool_specs()]
+    return build_server(lambda: client_for(sandbox), specs=specs)
+
+
+async def test_only_co_mcps_own_client_facing_records_are_forwarded(sandbox: Sandbox) -> None:
+    received, on_log = collector()
+    async with Client(noisy_server(sandbox, fail=False), mode="legacy", logging_callback=on_log) as client:
         await client.set_logging_level("debug")
-        result = await client.call_tool("search_data_assets", {"limit": 0})
+        await client.call_tool("get_custom_metadata_schema", {})
+    assert [(entry.logger, entry.data) for entry in received] == [("co_mcp.tools", "a line of ours")]
+
+
+async def test_a_tool_error_still_answers_after_the_log_lines_it_caused(sandbox: Sandbox) -> None:
+    received, on_log = collector()
+    async with Client(noisy_server(sandbox, fail=True), mode="legacy", logging_callback=on_log) as client:
+        await client.set_logging_level("warning")
+        result = await client.call_tool("get_custom_metadata_schema", {})
         with pytest.raises(MCPError) as caught:
             await client.get_prompt("no_such_prompt")
     assert result.is_error
-    assert "limit" in text(result)
+    assert "Not found" in text(result)
+    assert [entry.data for entry in received] == ["a line of ours"]
     assert caught.value.error.code == -32602
