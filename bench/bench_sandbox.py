@@ -187,11 +187,14 @@ def write_section(text: str) -> None:
     """Replace this benchmark's section of RESULTS.md, keeping the others."""
     heading = text.splitlines()[0]
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    if heading in old:
+    if heading in old:  # in place, so the sections keep their order
         start = old.index(heading)
         end = old.find("\n## ", start + 1)
-        old = old[:start] + old[end + 1 :] if end != -1 else old[:start]
-    RESULTS.write_text(old.rstrip() + "\n\n" + text, encoding="utf-8")
+        after = old[end + 1 :] if end != -1 else ""
+        new = old[:start] + text.rstrip() + "\n" + ("\n" + after if after else "")
+    else:
+        new = old.rstrip() + "\n\n" + text
+    RESULTS.write_text(new, encoding="utf-8")
 
 
 async def main() -> None:
