@@ -48,6 +48,7 @@ from mcp.client.streamable_http import streamable_http_client
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
+BENCH = Path(__file__).resolve().parent
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).with_name(".cache")
 OFFICIAL = "codeocean-mcp-server==0.13.1"
@@ -129,7 +130,7 @@ class Server:
         return self.name == "co_mcp"
 
     def get_call(self, asset_id: str) -> tuple[str, dict[str, Any]]:
-        if self.ours:
+        if self.name != "official":  # co_mcp, and the floor server, which takes the same arguments
             return "get_data_asset", {"data_asset_ids": [asset_id]}
         return "get_data_asset", {"data_asset_id": asset_id}
 
@@ -265,11 +266,12 @@ async def raw_call(http: httpx2.AsyncClient, path: str, body: dict[str, Any] | N
 @asynccontextmanager
 async def http_server(server: Server, domain: str) -> AsyncIterator[str]:
     port = free_port()
-    args = (
-        [*server.args, "--transport", "http", "--port", str(port)]
-        if server.ours
-        else [*server.args, "--transport", "streamable-http", "--port", str(port)]
-    )
+    if server.ours:
+        args = [*server.args, "--transport", "http", "--port", str(port)]
+    elif server.name == "official":
+        args = [*server.args, "--transport", "streamable-http", "--port", str(port)]
+    else:  # the floor server
+        args = [*server.args, str(port)]
     process = subprocess.Popen(  # noqa: ASYNC220 - started once per figure; its wait happens on exit
         [str(server.python), *args], env=server.env(domain), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -294,7 +296,7 @@ async def http_client(
     """An MCP client of ``server`` served over streamable HTTP, with the get call to make."""
     async with http_server(server, domain) as url:
         # The official server takes the Code Ocean token from the client's bearer header (token passthrough).
-        headers = {} if server.ours else {"Authorization": f"Bearer {TOKEN}"}
+        headers = {"Authorization": f"Bearer {TOKEN}"} if server.name == "official" else {}
         http = httpx2.AsyncClient(headers=headers, timeout=60)
         async with http, Client(streamable_http_client(url, http_client=http), mode="legacy") as client:
             yield client, server.get_call(asset_id)
@@ -406,8 +408,11 @@ async def run(pairs: int, with_official: bool) -> list[str]:
     with sandbox("latency:100ms") as slow:
         slow_asset = await prepare_asset(slow)
         servers = [server for server in (mine, theirs) if server is not None]
+        # The floor: a bare MCPServer whose tool GETs the asset with plain httpx2, served as co_mcp serves.
+        bare = Server("floor", Path(sys.executable), [str(BENCH / "floor_server.py")])
         async with AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(http_client(server, slow, slow_asset)) for server in servers]
+            floor_client = await stack.enter_async_context(http_client(bare, slow, slow_asset))
 
             def measure(n: int, what: Callable[..., Awaitable[float]]) -> Callable[[], Awaitable[float]]:
                 return lambda: what(*clients[n])
@@ -416,6 +421,9 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             # Each burst after a warm-up one (connections to the sandbox, as for every other figure), alternating.
             ones = await alternate(pairs, measure(0, timed_call), other(timed_call))
             walls = await alternate(pairs, measure(0, burst), other(burst))
+            # co_mcp against the floor, in pairs of their own.
+            floor_ones = await alternate(pairs, measure(0, timed_call), lambda: timed_call(*floor_client))
+            floor_walls = await alternate(pairs, measure(0, burst), lambda: burst(*floor_client))
         rows.append(Pairs("32 concurrent gets over HTTP, 100 ms upstream (ms)", "ms", walls[0], walls[1]).row())
         print(rows[-1], flush=True)
         for server, one, wall in zip(servers, ones, walls, strict=False):
@@ -429,6 +437,16 @@ async def run(pairs: int, with_official: bool) -> list[str]:
                 f"burst range {min(wall):.0f}-{max(wall):.0f} ms; target <= 1.5x)."
             )
             print(notes[-1], flush=True)
+        ours_ratio, floor_ratio = (
+            statistics.median(w) / statistics.median(o) for o, w in zip(floor_ones, floor_walls, strict=True)
+        )
+        notes.append(
+            "Floor for that figure: a bare mcp 2.x server whose one tool GETs the asset with plain httpx2 "
+            f"(`bench/floor_server.py`), in {pairs} pairs of bursts alternating with co_mcp's: "
+            f"{floor_ratio:.2f}x one call, against co_mcp's {ours_ratio:.2f}x in the same pairs. What 32 concurrent "
+            "calls cost beyond one at the floor is the SDK's, httpx2's, the load generator's and the machine's."
+        )
+        print(notes[-1], flush=True)
     return [
         "## Against the official codeocean-mcp-server 0.13.1 (issue E)",
         "",
