@@ -179,7 +179,9 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
     urls = await client.get_data_asset_file_urls(data_asset_id, args.path)
     chunk = await client.read_file_range(urls.download_url, offset=args.offset, length=args.length)
     base = {"data_asset_id": data_asset_id, "path": args.path, "offset": args.offset}
-    if _looks_binary(chunk.content, chunk.content_type):
+
+    def binary(reason: str = "") -> ReadFileResult:
+        """The chunk as bytes that are not shown: where it lies in the file, and what it seems to be."""
         head = chunk.content if args.offset == 0 else b""
         return ReadFileResult(
             **base,
@@ -188,8 +190,11 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
             has_more=chunk.has_more,
             next_offset=chunk.end if chunk.has_more else None,
             content_type=chunk.content_type,
-            binary=describe_binary(head, chunk.content_type, chunk.total_size),
+            binary=reason + describe_binary(head, chunk.content_type, chunk.total_size),
         )
+
+    if _looks_binary(chunk.content, chunk.content_type):
+        return binary()
     # An offset from a previous read always falls on a character boundary; one chosen by hand may land
     # inside a character, so the partial character's bytes are skipped rather than called binary.
     skip = _partial_character(chunk.content, args.encoding, args.offset) if args.offset else 0
@@ -197,16 +202,7 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
     base["offset"] = args.offset + skip
     decoded = _decode(content, args.encoding, final=not chunk.has_more)
     if decoded is None:
-        return ReadFileResult(
-            **base,
-            length=len(chunk.content),
-            total_size=chunk.total_size,
-            has_more=chunk.has_more,
-            next_offset=chunk.end if chunk.has_more else None,
-            content_type=chunk.content_type,
-            binary=f"not valid {args.encoding} text: try another encoding, or treat it as binary. "
-            + describe_binary(chunk.content if args.offset == 0 else b"", chunk.content_type, chunk.total_size),
-        )
+        return binary(f"not valid {args.encoding} text: try another encoding, or treat it as binary. ")
     text, used = decoded
     end = args.offset + skip + used
     has_more = chunk.total_size is not None and end < chunk.total_size
