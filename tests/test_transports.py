@@ -24,6 +24,7 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import serving
 from co_mcp.server import ServerOptions, build_server, http_app
 from tests.conftest import SECRET, client_for
+from tests.test_server import alice_asset
 
 pytestmark = pytest.mark.anyio
 
@@ -151,17 +152,14 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
     async def yes(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
         return ElicitResult(action="accept", content={"confirm": True})
 
-    alice = sandbox.users["alice"].id
-    target = next(
-        r for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready" and not r.archived
-    )
+    target = alice_asset(sandbox)
     with serving(replicas[0], lifespan="on") as first, serving(replicas[1], lifespan="on") as second:
         bases.extend([first, second])
         with serving(round_robin) as proxy:
             async with Client(f"{proxy}/mcp", mode="auto", elicitation_callback=yes) as client:
-                result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target.id]})
+                result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target]})
     assert not result.is_error
-    stored = sandbox.store.get_asset(target.id)
+    stored = sandbox.store.get_asset(target)
     assert stored is not None
     assert stored.archived
 
@@ -205,7 +203,7 @@ async def test_http_sessions_let_a_2025_client_confirm_by_elicitation(sandbox: S
         asked.append(params.message)
         return ElicitResult(action="accept", content={"confirm": True})
 
-    target = alice_ready_asset(sandbox)
+    target = alice_asset(sandbox)
     with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
         async with Client(url, mode="legacy", elicitation_callback=yes) as client:
             result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target]})
@@ -214,10 +212,3 @@ async def test_http_sessions_let_a_2025_client_confirm_by_elicitation(sandbox: S
     stored = sandbox.store.get_asset(target)
     assert stored is not None
     assert stored.archived
-
-
-def alice_ready_asset(sandbox: Sandbox) -> str:
-    alice = sandbox.users["alice"].id
-    return next(
-        r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready" and not r.archived
-    )
