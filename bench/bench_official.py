@@ -419,24 +419,27 @@ async def run(pairs: int, with_official: bool) -> list[str]:
                 return lambda: what(*clients[n])
 
             other = (lambda what: measure(1, what)) if len(clients) > 1 else (lambda what: None)
+            # A burst's wall time swings by a third from one to the next on this machine (collections, the
+            # scheduler), and a burst is cheap: twice the pairs, for a median that holds from run to run.
+            bursts = 2 * pairs + 1
             # Each burst after a warm-up one (connections to the sandbox, as for every other figure), alternating.
-            ones = await alternate(pairs, measure(0, timed_call), other(timed_call))
-            walls = await alternate(pairs, measure(0, burst), other(burst))
+            ones = await alternate(bursts, measure(0, timed_call), other(timed_call))
+            walls = await alternate(bursts, measure(0, burst), other(burst))
             # co_mcp against the floor, in pairs of their own.
-            floor_ones = await alternate(pairs, measure(0, timed_call), lambda: timed_call(*floor_client))
-            floor_walls = await alternate(pairs, measure(0, burst), lambda: burst(*floor_client))
+            floor_ones = await alternate(bursts, measure(0, timed_call), lambda: timed_call(*floor_client))
+            floor_walls = await alternate(bursts, measure(0, burst), lambda: burst(*floor_client))
             # The same calls from a client of the 2026-07-28 revision (the SDK's default mode), which co_mcp also
             # serves; the official server, on mcp 1.29, speaks only 2025-11-25.
             modern = await stack.enter_async_context(http_client(mine, slow, slow_asset, mode="auto"))
-            modern_ones = await alternate(pairs, lambda: timed_call(*modern), measure(0, timed_call))
-            modern_walls = await alternate(pairs, lambda: burst(*modern), measure(0, burst))
+            modern_ones = await alternate(bursts, lambda: timed_call(*modern), measure(0, timed_call))
+            modern_walls = await alternate(bursts, lambda: burst(*modern), measure(0, burst))
             # Truly concurrent means that what 32 calls cost beyond one does not grow with the upstream latency:
             # the same bursts against a sandbox three times slower, alternating with the 100 ms ones.
             with sandbox("latency:300ms") as slower:
                 slower_asset = await prepare_asset(slower)
                 async with http_client(mine, slower, slower_asset) as far:
-                    far_ones = await alternate(pairs, lambda: timed_call(*far), measure(0, timed_call))
-                    far_walls = await alternate(pairs, lambda: burst(*far), measure(0, burst))
+                    far_ones = await alternate(bursts, lambda: timed_call(*far), measure(0, timed_call))
+                    far_walls = await alternate(bursts, lambda: burst(*far), measure(0, burst))
         rows.append(Pairs("32 concurrent gets over HTTP, 100 ms upstream (ms)", "ms", walls[0], walls[1]).row())
         print(rows[-1], flush=True)
         for server, one, wall in zip(servers, ones, walls, strict=False):
@@ -455,7 +458,7 @@ async def run(pairs: int, with_official: bool) -> list[str]:
         )
         notes.append(
             "Floor for that figure: a bare mcp 2.x server whose one tool GETs the asset with plain httpx2 "
-            f"(`bench/floor_server.py`), in {pairs} pairs of bursts alternating with co_mcp's: "
+            f"(`bench/floor_server.py`), in {bursts} pairs of bursts alternating with co_mcp's: "
             f"{floor_ratio:.2f}x one call, against co_mcp's {ours_ratio:.2f}x in the same pairs. What 32 concurrent "
             "calls cost beyond one at the floor is the SDK's, httpx2's, the load generator's and the machine's."
         )
@@ -464,7 +467,7 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             statistics.median(w) / statistics.median(o) for o, w in zip(modern_ones, modern_walls, strict=True)
         )
         notes.append(
-            f"co_mcp with a 2026-07-28 client (the SDK's default mode; {pairs} pairs of bursts alternating with the "
+            f"co_mcp with a 2026-07-28 client (the SDK's default mode; {bursts} pairs of bursts alternating with the "
             f"2025-11-25 client above): **{modern_ratio:.2f}x** one call, against {legacy_ratio:.2f}x in the same "
             "pairs. The SDK answers a 2026-07-28 request directly in its HTTP handler, where a stateless 2025-11-25 "
             "request gets a transport, a dispatcher and a connection of its own. The official server, on mcp 1.29, "
@@ -476,7 +479,7 @@ async def run(pairs: int, with_official: bool) -> list[str]:
         )
         notes.append(
             f"Not serialised: 32 concurrent calls cost {near_wall - near_one:.0f} ms beyond one call with 100 ms "
-            f"upstream latency, and {far_wall - far_one:.0f} ms with 300 ms ({pairs} alternating pairs; one call "
+            f"upstream latency, and {far_wall - far_one:.0f} ms with 300 ms ({bursts} alternating pairs; one call "
             f"{near_one:.0f} and {far_one:.0f} ms: {near_wall / near_one:.2f}x and {far_wall / far_one:.2f}x). The "
             "excess is CPU that the server, the sandbox and the load generator share on this machine, not waiting."
         )
@@ -486,7 +489,8 @@ async def run(pairs: int, with_official: bool) -> list[str]:
         "## Against the official codeocean-mcp-server 0.13.1 (issue E)",
         "",
         f"Measured {dt.date.today().isoformat()} on {machine()} by `python bench/bench_official.py` "
-        f"({pairs} alternating pairs per figure after a warm-up; latency: {pairs * 3} calls each). "
+        f"({pairs} alternating pairs per figure after a warm-up; latency: {pairs * 3} calls each; concurrency: "
+        f"{2 * pairs + 1} pairs of one call and of bursts). "
         "Both servers run against one `co-mcp sandbox` on loopback. Bytes only: no offline tokenizer.",
         "",
         "| figure | co_mcp median (min-max) | official median (min-max) | co_mcp / official |",
