@@ -1168,6 +1168,40 @@ class BearerGuard:
         await self._app(scope, receive, send)
 
 
+class NoListenStream:
+    """ASGI middleware for the stateless transport: ``GET /mcp`` gets 405 (``Allow: POST``).
+
+    A client's GET asks for a stream of server-initiated messages. A stateless server has no session to send
+    any on, and the SDK (mcp 2.3) would hold the stream open with nothing on it: clients that open it when they
+    connect wait on it until they time out, and each one holds a connection. The spec's answer for a server that
+    offers no such stream is 405 (modelcontextprotocol/python-sdk#3492).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].rstrip("/") == "/mcp":
+            body = (
+                b'{"error":"method_not_allowed","message":"this server is stateless: it offers no stream of '
+                b'server-initiated messages; send requests with POST"}'
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 405,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"allow", b"POST"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self._app(scope, receive, send)
+
+
 def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     """The streamable-HTTP ASGI app at /mcp: stateless, JSON responses, host and token checks.
 
@@ -1205,7 +1239,7 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
             allowed_hosts=settings.allowed_hosts,
             allowed_origins=settings.allowed_origins,
         )
-    app = server.streamable_http_app(
+    app: Any = server.streamable_http_app(
         stateless_http=not settings.http_sessions,
         json_response=not settings.http_sessions,
         transport_security=security,
@@ -1213,6 +1247,8 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
         # Real calls are a few KB; the cap bounds what one request can make the server buffer.
         max_request_body_size=MAX_REQUEST_BODY,
     )
+    if not settings.http_sessions:
+        app = NoListenStream(app)
     if settings.http_token is not None:
         return BearerGuard(app, settings.http_token.get_secret_value())
     return app

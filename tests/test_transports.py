@@ -185,6 +185,27 @@ async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.loopback
+async def test_stateless_http_answers_a_listen_stream_get_with_405(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with httpx2.AsyncClient(timeout=5) as http:
+            answer = await http.get(url, headers={"Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25"})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert "POST" in answer.json()["message"]
+
+
+@pytest.mark.loopback
+async def test_http_sessions_still_open_the_listen_stream(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
+        async with httpx2.AsyncClient(timeout=5) as http:
+            session = (await http.post(url, json=INIT, headers=MCP_HEADERS)).headers["mcp-session-id"]
+            listen = {"Accept": "text/event-stream", "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
+            async with http.stream("GET", url, headers=listen) as answer:
+                status, kind = answer.status_code, answer.headers["content-type"]
+    assert (status, kind.split(";")[0]) == (200, "text/event-stream")
+
+
+@pytest.mark.loopback
 async def test_http_sessions_assign_a_session_id(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
         async with httpx2.AsyncClient() as http:
