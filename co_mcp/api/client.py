@@ -56,7 +56,7 @@ from co_mcp.api.models import (
     Permissions,
     TransferDataParams,
 )
-from co_mcp.api.pool import PooledTransport
+from co_mcp.api.pool import pooled_transport
 from co_mcp.errors import (
     APIStatusError,
     CodeOceanError,
@@ -263,7 +263,8 @@ class CodeOceanClient:
         self._http = httpx2.AsyncClient(
             base_url=f"{self.domain}/api/v1/",
             timeout=timeout,
-            transport=transport or PooledTransport(limits),
+            limits=limits,
+            transport=transport if transport is not None else pooled_transport(limits),
             headers={"Agent-Id": agent_id, "User-Agent": f"co-mcp/{__version__} httpx2/{httpx2.__version__}"},
             follow_redirects=False,
         )

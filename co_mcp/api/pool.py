@@ -14,6 +14,7 @@ same answer. The pool and its logic are untouched; upstream is replacing the sca
 from __future__ import annotations
 
 import select
+import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import httpcore2
@@ -26,7 +27,19 @@ if TYPE_CHECKING:
 
     from httpcore2._types import SOCKET_OPTION
 
-__all__ = ["PooledTransport", "ProbedStream", "socket_readable"]
+__all__ = ["PooledTransport", "ProbedStream", "pooled_transport", "socket_readable"]
+
+
+def pooled_transport(limits: httpx2.Limits) -> PooledTransport | None:
+    """The client's transport, or None when the environment names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY).
+
+    httpx2 reads those variables only when it builds its transports itself, so then it does, proxies and
+    NO_PROXY included, and the probe is httpx2's own.
+    """
+    proxies = urllib.request.getproxies()  # what httpx2 reads, from the same place
+    if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
+        return None
+    return PooledTransport(limits)
 
 
 def socket_readable(sock: socket.socket | None) -> bool:
@@ -110,8 +123,7 @@ class PooledTransport(httpx2.AsyncHTTPTransport):
         context = httpx2.create_ssl_context()  # built once: loading the CA bundle is the costly part
         super().__init__(verify=context, limits=limits)
         # The same pool httpx2 builds for a transport without a proxy, plus the backend, which httpx2's
-        # constructor does not pass on. Proxies from the environment are separate transports (the client's
-        # mounts), so they are unaffected.
+        # constructor does not pass on. Use it only where no proxy applies: see pooled_transport.
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,
