@@ -1152,54 +1152,41 @@ class BearerGuard:
             given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
                 body = b'{"error":"unauthorized","message":"a bearer token is required (CO_MCP_HTTP_TOKEN)"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", b'Bearer realm="co-mcp"'),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _send_json(send, 401, body, (b"www-authenticate", b'Bearer realm="co-mcp"'))
                 return
         await self._app(scope, receive, send)
 
 
-class NoListenStream:
-    """ASGI middleware for the stateless transport: ``GET /mcp`` gets 405 (``Allow: POST``).
+class PostOnly:
+    """ASGI middleware for the stateless transport: anything but POST to /mcp gets 405 (``Allow: POST``).
 
     A client's GET asks for a stream of server-initiated messages. A stateless server has no session to send
     any on, and the SDK (mcp 2.3) would hold the stream open with nothing on it: clients that open it when they
     connect wait on it until they time out, and each one holds a connection. The spec's answer for a server that
-    offers no such stream is 405 (modelcontextprotocol/python-sdk#3492).
+    offers no such stream is 405 (modelcontextprotocol/python-sdk#3492). DELETE (no session to end) and the
+    rest get the same answer, which the SDK gives 2026-07-28 requests.
     """
 
     def __init__(self, app: Any) -> None:
         self._app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].rstrip("/") == "/mcp":
+        if scope["type"] == "http" and scope["method"] != "POST" and scope["path"].rstrip("/") == "/mcp":
             body = (
                 b'{"error":"method_not_allowed","message":"this server is stateless: it offers no stream of '
-                b'server-initiated messages; send requests with POST"}'
+                b'server-initiated messages and no session to end; send requests with POST"}'
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 405,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"allow", b"POST"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_json(send, 405, body, (b"allow", b"POST"))
             return
         await self._app(scope, receive, send)
+
+
+async def _send_json(send: Any, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    """An ASGI response with a JSON ``body``, sent before the app is reached."""
+    length = str(len(body)).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", length), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
 
 
 def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
@@ -1248,7 +1235,7 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
         max_request_body_size=MAX_REQUEST_BODY,
     )
     if not settings.http_sessions:
-        app = NoListenStream(app)
+        app = PostOnly(app)
     if settings.http_token is not None:
         return BearerGuard(app, settings.http_token.get_secret_value())
     return app

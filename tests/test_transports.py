@@ -195,6 +195,15 @@ async def test_stateless_http_answers_a_listen_stream_get_with_405(sandbox: Sand
 
 
 @pytest.mark.loopback
+@pytest.mark.parametrize("method", ["DELETE", "HEAD", "PUT"])
+async def test_stateless_http_allows_only_post(sandbox: Sandbox, method: str) -> None:
+    with mcp_over_http(sandbox, Settings()) as url:
+        async with httpx2.AsyncClient(timeout=5) as http:
+            answer = await http.request(method, url, headers={"MCP-Protocol-Version": "2025-11-25"})
+    assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
+
+
+@pytest.mark.loopback
 async def test_http_sessions_still_open_the_listen_stream(sandbox: Sandbox) -> None:
     with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
         async with httpx2.AsyncClient(timeout=5) as http:
