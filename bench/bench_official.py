@@ -490,7 +490,7 @@ async def run(pairs: int, with_official: bool) -> list[str]:
         "",
         f"Measured {dt.date.today().isoformat()} on {machine()} by `python bench/bench_official.py` "
         f"({pairs} alternating pairs per figure after a warm-up; latency: {pairs * 3} calls each; concurrency: "
-        f"{2 * pairs + 1} pairs of one call and of bursts). "
+        f"{bursts} pairs of one call and of bursts). "
         "Both servers run against one `co-mcp sandbox` on loopback. Bytes only: no offline tokenizer.",
         "",
         "| figure | co_mcp median (min-max) | official median (min-max) | co_mcp / official |",
