@@ -13,12 +13,15 @@ same answer. The pool and its logic are untouched; upstream is replacing the sca
 
 from __future__ import annotations
 
-import select
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import httpcore2
 import httpx2
+
+# httpcore2's own check (poll, or select on Windows; a missing or closed socket counts as readable), which its
+# anyio streams reach only through the attribute table; pinned with httpcore2's minor in pyproject.
+from httpcore2._utils import is_socket_readable as socket_readable
 
 if TYPE_CHECKING:
     import socket
@@ -40,21 +43,6 @@ def pooled_transport(limits: httpx2.Limits) -> PooledTransport | None:
     if any(proxies.get(scheme) for scheme in ("http", "https", "all")):
         return None
     return PooledTransport(limits)
-
-
-def socket_readable(sock: socket.socket | None) -> bool:
-    """Whether reading ``sock`` would not block: on an idle keep-alive connection, that the server closed it.
-
-    A missing or closed socket counts as readable, as httpcore2 counts it (the next read returns b"").
-    """
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    if not hasattr(select, "poll"):  # pragma: no cover - Windows
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 class ProbedStream(httpcore2.AsyncNetworkStream):
@@ -120,14 +108,7 @@ class PooledTransport(httpx2.AsyncHTTPTransport):
     whose pool connects through ``_ProbedBackend``."""
 
     def __init__(self, limits: httpx2.Limits) -> None:
-        context = httpx2.create_ssl_context()  # built once: loading the CA bundle is the costly part
-        super().__init__(verify=context, limits=limits)
-        # The same pool httpx2 builds for a transport without a proxy, plus the backend, which httpx2's
-        # constructor does not pass on. Use it only where no proxy applies: see pooled_transport.
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_ProbedBackend(),
-        )
+        super().__init__(limits=limits)
+        # httpx2's constructor takes no network backend; its pool (built above, with no proxy) keeps one, used for
+        # every connection it opens. Use this transport only where no proxy applies: see pooled_transport.
+        self._pool._network_backend = _ProbedBackend()
