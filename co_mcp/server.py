@@ -62,11 +62,11 @@ from co_mcp.api.models import DataAssetSearchParams
 from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
-from co_mcp.render import explain, render
+from co_mcp.render import explain, preview_text, render
 from co_mcp.text import clean
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.common import ExplainFn
-from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
+from co_mcp.tools.views import AssetSummary, PermissionsView, asset_detail, permissions_view
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -225,7 +225,7 @@ def tool_specs() -> list[ToolSpec]:
                 "pages. get_data_asset gives full details."
             ),
             args=search.SearchArgs,
-            output=search.SearchHandles,
+            output=search.SearchResult,
             run=lambda state, args, ctx: search.search_data_assets(state.client, args),
             read_only=True,
         ),
@@ -237,7 +237,7 @@ def tool_specs() -> list[ToolSpec]:
                 "contents, failure reason. A failing id is reported beside the others."
             ),
             args=assets.GetArgs,
-            output=assets.GetHandles,
+            output=assets.GetResult,
             run=lambda state, args, ctx: assets.get_data_asset(state.client, args, explain),
             read_only=True,
         ),
@@ -270,7 +270,7 @@ def tool_specs() -> list[ToolSpec]:
                 "to page on. Binary files get a short description instead."
             ),
             args=files.ReadFileArgs,
-            output=files.ReadHandles,
+            output=files.ReadFileResult,
             run=lambda state, args, ctx: files.read_data_asset_file(state.client, args),
             read_only=True,
         ),
@@ -305,7 +305,7 @@ def tool_specs() -> list[ToolSpec]:
                 "the state and any failure reason."
             ),
             args=assets.WaitArgs,
-            output=assets.Outcome,
+            output=assets.WaitResult,
             run=lambda state, args, ctx: assets.wait_for_data_asset(state.client, args, _progress(ctx)),
             read_only=True,
         ),
@@ -318,7 +318,7 @@ def tool_specs() -> list[ToolSpec]:
                 "wait_for_data_asset before use."
             ),
             args=assets.CreateArgs,
-            output=assets.Outcome,
+            output=assets.CreateResult,
             run=lambda state, args, ctx: assets.create_data_asset(
                 state.client, args, state.credentials, explain, _progress(ctx)
             ),
@@ -333,7 +333,7 @@ def tool_specs() -> list[ToolSpec]:
                 "replaces the list; add_tags/remove_tags edit it."
             ),
             args=assets.UpdateArgs,
-            output=assets.Outcome,
+            output=assets.UpdateResult,
             run=lambda state, args, ctx: assets.update_data_asset(state.client, args),
             read_only=False,
         ),
@@ -342,7 +342,7 @@ def tool_specs() -> list[ToolSpec]:
             title="Unarchive a data asset",
             description="Make an archived data asset active again, visible in default searches.",
             args=assets.UnarchiveArgs,
-            output=AssetRef,
+            output=AssetSummary,
             run=lambda state, args, ctx: assets.unarchive_data_asset(state.client, args),
             read_only=False,
         ),
@@ -362,7 +362,7 @@ def guarded_specs() -> list[ToolSpec]:
             title=title,
             description=description + _CONFIRMATION,
             args=args,
-            output=guarded.GuardHandles,
+            output=guarded.GuardResult,
             run=None,
             read_only=False,
             destructive=True,
@@ -475,14 +475,15 @@ async def _answer(tool: str, work: Awaitable[View]) -> CallToolResult:
         # A bug: the traceback goes to stderr, the model gets a plain sentence, the server keeps serving.
         log.exception("tool %s failed unexpectedly", tool)
         raise ToolError(explain(RuntimeError())) from None
+    if view.is_error():
+        # Nothing the call asked for came back (every id failed): an error, whose text says why for each.
+        raise ToolError(render(view))
     return _result(view)
 
 
 def _result(view: View) -> CallToolResult:
-    # The text carries every fact for the model; the structured content the handles a program needs.
-    return CallToolResult(
-        content=[TextContent(type="text", text=render(view))], structured_content=view.machine().wire()
-    )
+    # Each channel complete on its own: hosts hand the model the text, the structured content, or both.
+    return CallToolResult(content=[TextContent(type="text", text=render(view))], structured_content=view.wire())
 
 
 def _ids_of(args: Args, view: View | None) -> list[str]:
@@ -561,7 +562,7 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
         if state.options.confirm == "token" or not _can_elicit(ctx) or not plan.actionable:
             return _NO_QUESTION
         # The fingerprint is in the question, so a changed state asks again rather than reusing a yes.
-        return Elicit(f"{plan.text()}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
+        return Elicit(f"{preview_text(plan.preview())}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
 
     ask.__annotations__ = {"ctx": Context, "plan": Annotated[guarded.Plan, Resolve(planned)], "return": Any}
 
@@ -595,47 +596,51 @@ async def _guarded_call(
     confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
 ) -> guarded.GuardResult:
     options = state.options
+    preview = plan.preview()
     if isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
         verb = "declined" if isinstance(confirmation, DeclinedElicitation) else "cancelled"
         return guarded.GuardResult(
-            tool=tool, performed=False, preview="", refused=f"The user {verb}; nothing was done."
+            tool=tool, performed=False, refused=f"The user {verb}; nothing was done.", preview=preview
         )
     answer = confirmation.data if isinstance(confirmation, AcceptedElicitation) else None
     if isinstance(answer, Confirm):
         if not answer.confirm:
             return guarded.GuardResult(
-                tool=tool, performed=False, preview=plan.text(), refused="The user did not confirm; nothing was done."
+                tool=tool, performed=False, refused="The user did not confirm; nothing was done.", preview=preview
             )
         items = await guarded.execute(state.client, plan, args, options.audit, explain)
-        return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
+        return guarded.GuardResult(tool=tool, performed=True, items=items)
     # No question was asked: nothing to do, or the preview-and-token path. The token is bound to the
     # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
     signed = {**args.signed(), "identity": state.client.identity}
     if not plan.actionable and args.confirm_token is None:
-        return guarded.GuardResult(tool=tool, performed=False, preview=plan.text())
+        return guarded.GuardResult(tool=tool, performed=False, preview=preview)
     if options.confirm == "elicit":
         raise ToolError(
             f"{tool} needs the user's confirmation through the MCP client (elicitation), and this client cannot "
             "ask; this server is set to require it (CO_MCP_CONFIRM=elicit). Nothing was done."
         )
+    # A token never travels without its preview and the instruction to ask the user (each channel carries all three).
     fresh = options.signer.issue(tool, signed, plan.fingerprint) if plan.actionable else None
-    expires = options.signer.ttl if fresh else None
+    offer: dict[str, Any] = (
+        {
+            "confirm_token": fresh,
+            "expires_in": options.signer.ttl,
+            "next_step": guarded.confirm_instruction(tool, options.signer.ttl),
+        }
+        if fresh
+        else {}
+    )
     if args.confirm_token is not None:
         refusal = options.signer.check(args.confirm_token, tool, signed, current=plan.fingerprint)
         if refusal is None and plan.actionable:
             items = await guarded.execute(state.client, plan, args, options.audit, explain)
-            return guarded.GuardResult(tool=tool, performed=True, preview=plan.text(), items=items)
+            return guarded.GuardResult(tool=tool, performed=True, items=items)
         if refusal is not None:
             again = " This is a fresh preview with a new token." if fresh else ""
-            return guarded.GuardResult(
-                tool=tool,
-                performed=False,
-                preview=plan.text(),
-                refused=f"{refusal.value}; nothing was done.{again}",
-                confirm_token=fresh,
-                expires_in=expires,
-            )
-    return guarded.GuardResult(tool=tool, performed=False, preview=plan.text(), confirm_token=fresh, expires_in=expires)
+            refused = f"{refusal.value}; nothing was done.{again}"
+            return guarded.GuardResult(tool=tool, performed=False, refused=refused, preview=preview, **offer)
+    return guarded.GuardResult(tool=tool, performed=False, preview=preview, **offer)
 
 
 def _build_tool(spec: ToolSpec) -> Tool:

@@ -392,7 +392,7 @@ async def test_a_worker_serves_a_tool_to_a_client_sending_the_examples_bearer_to
     assert refused.status_code == 401
     assert not result.is_error
     assert result.structured_content is not None
-    assert len(result.structured_content["ids"]) == 2
+    assert len(result.structured_content["results"]) == 2
 
 
 async def test_the_doctor_passes_the_deployments_shared_settings(monkeypatch: pytest.MonkeyPatch) -> None:

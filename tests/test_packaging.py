@@ -29,7 +29,7 @@ async def main() -> None:
     async with Client(params, read_timeout_seconds=60) as client:
         tools = [tool.name for tool in (await client.list_tools()).tools]
         found = await client.call_tool("search_data_assets", {"query": "rna", "limit": 2})
-    print(len(tools), "search_data_assets" in tools, found.is_error, len((found.structured_content or {})["ids"]))
+    print(len(tools), "search_data_assets" in tools, found.is_error, len((found.structured_content or {})["results"]))
 
 anyio.run(main)
 """

@@ -86,9 +86,9 @@ async def test_search_returns_compact_text_and_structured_summaries(mcp: Client,
     result = await call(mcp, "search_data_assets", {"limit": 5})
     data = result.structured_content
     assert data is not None
-    assert len(data["ids"]) == 5
+    assert len([hit["id"] for hit in data["results"]]) == 5
     assert data["has_more"] is True
-    first = data["ids"][0]
+    first = data["results"][0]["id"]
     record = sandbox.store.get_asset(first)
     assert record is not None
     body = text(result)
@@ -103,13 +103,13 @@ async def test_search_cursor_continues_where_the_page_ended(mcp: Client) -> None
     assert first is not None
     second = (await call(mcp, "search_data_assets", {"limit": 4, "cursor": first["cursor"]})).structured_content
     assert second is not None
-    assert not set(first["ids"]) & set(second["ids"])
+    assert not set([hit["id"] for hit in first["results"]]) & set([hit["id"] for hit in second["results"]])
 
 
 async def test_search_max_results_gathers_everything_visible(mcp: Client, sandbox: Sandbox) -> None:
     data = (await call(mcp, "search_data_assets", {"max_results": 1000})).structured_content
     assert data is not None
-    assert len(data["ids"]) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
+    assert len([hit["id"] for hit in data["results"]]) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
     assert data["has_more"] is False
 
 
@@ -119,7 +119,7 @@ async def test_search_by_tag_finds_only_tagged_assets(mcp: Client, sandbox: Sand
     tag = record.tags[0]
     data = (await call(mcp, "search_data_assets", {"query": f"tag:{tag}", "max_results": 200})).structured_content
     assert data is not None
-    for hit in data["ids"]:
+    for hit in [hit["id"] for hit in data["results"]]:
         stored = sandbox.store.get_asset(hit)
         assert stored is not None
         assert tag.lower() in [t.lower() for t in stored.tags]
@@ -128,7 +128,7 @@ async def test_search_by_tag_finds_only_tagged_assets(mcp: Client, sandbox: Sand
 async def test_search_archived_lists_only_archived_assets(mcp: Client, sandbox: Sandbox) -> None:
     data = (await call(mcp, "search_data_assets", {"archived": True, "max_results": 200})).structured_content
     assert data is not None
-    for hit in data["ids"]:
+    for hit in [hit["id"] for hit in data["results"]]:
         stored = sandbox.store.get_asset(hit)
         assert stored is not None
         assert stored.archived
@@ -206,8 +206,16 @@ async def test_an_unknown_tool_is_a_protocol_error_listing_the_tools(mcp: Client
 async def test_get_of_an_unknown_id_is_an_actionable_error(mcp: Client) -> None:
     missing = "00000000-0000-4000-8000-000000000001"
     result = await mcp.call_tool("get_data_asset", {"data_asset_ids": [missing]})
-    assert not result.is_error  # per-id errors are reported, not fatal
+    assert result.is_error  # nothing the call asked for came back
+    assert missing in text(result)
     assert "search_data_assets finds assets by name" in text(result)
+
+
+async def test_get_with_every_id_unknown_is_an_error_naming_each(mcp: Client) -> None:
+    missing = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
+    result = await mcp.call_tool("get_data_asset", {"data_asset_ids": missing})
+    assert result.is_error
+    assert all(data_asset_id in text(result) for data_asset_id in missing)
 
 
 # --- permissions, files, schema -----------------------------------------------------------------
@@ -293,7 +301,7 @@ async def test_create_from_s3_makes_exactly_one_draft_asset(mcp: Client, sandbox
     data = (await call(mcp, "create_data_asset", {"name": "Run 7", "source": source, "tags": ["x"]})).structured_content
     assert data is not None
     assert sandbox.store.count_assets() == before + 1
-    stored = sandbox.store.get_asset(data["id"])
+    stored = sandbox.store.get_asset(data["asset"]["id"])
     assert stored is not None
     assert (stored.name, stored.tags, stored.mount) == ("Run 7", ["x"], "Run_7")
 
@@ -304,8 +312,8 @@ async def test_create_with_wait_returns_the_settled_asset(mcp: Client, sandbox: 
         await call(mcp, "create_data_asset", {"name": "Results", "source": source, "wait": True})
     ).structured_content
     assert data is not None
-    assert data["state"] == "ready"
-    stored = sandbox.store.get_asset(data["id"])
+    assert data["asset"]["state"] == "ready"
+    stored = sandbox.store.get_asset(data["asset"]["id"])
     assert stored is not None
     assert stored.type == "result"
 
@@ -322,7 +330,7 @@ async def test_create_from_gcs_uses_a_named_credential_set_without_exposing_it(
     assert secret not in json.dumps(result.structured_content)
     assert secret not in repr(sandbox.request_log.entries)
     assert result.structured_content is not None
-    assert result.structured_content["state"] == "ready"
+    assert result.structured_content["asset"]["state"] == "ready"
 
 
 async def test_create_with_an_unknown_credential_set_names_the_field_and_sends_nothing(
@@ -404,7 +412,7 @@ async def test_wait_reports_progress_until_ready(make_server: ServerFactory, mod
     async with Client(make_server(), mode=mode) as client:
         created = await call(client, "create_data_asset", {"name": "slow", "source": source})
         assert created.structured_content is not None
-        asset_id = created.structured_content["id"]
+        asset_id = created.structured_content["asset"]["id"]
         result = await client.call_tool(
             "wait_for_data_asset", {"data_asset_id": asset_id, "timeout": 30}, progress_callback=progress
         )
@@ -429,7 +437,7 @@ async def test_a_create_is_audited_with_the_new_assets_id(mcp: Client, options: 
     result = await call(mcp, "create_data_asset", {"name": "Audited", "source": {"kind": "s3", "bucket": "lab"}})
     assert result.structured_content is not None
     lines = [(r["outcome"], r["data_asset_ids"]) for r in options.audit.read() if r["tool"] == "create_data_asset"]
-    assert lines == [("attempt", []), ("done", [result.structured_content["id"]])]
+    assert lines == [("attempt", []), ("done", [result.structured_content["asset"]["id"]])]
 
 
 async def test_a_failed_write_is_audited_as_failed_with_the_status(mcp: Client, options: Any) -> None:

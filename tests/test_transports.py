@@ -50,7 +50,7 @@ async def test_stdio_subprocess_with_the_embedded_sandbox_lists_and_calls_tools(
     assert {"search_data_assets", "delete_data_asset"} <= names
     assert not result.is_error
     assert result.structured_content is not None
-    assert result.structured_content["ids"]
+    assert result.structured_content["results"]
 
 
 @contextmanager
@@ -67,7 +67,7 @@ async def test_streamable_http_serves_both_eras(sandbox: Sandbox, mode: str) -> 
             result = await client.call_tool("search_data_assets", {"limit": 2})
     assert not result.is_error
     assert result.structured_content is not None
-    assert len(result.structured_content["ids"]) == 2
+    assert len(result.structured_content["results"]) == 2
 
 
 @pytest.mark.loopback

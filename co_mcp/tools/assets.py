@@ -22,7 +22,7 @@ from co_mcp.api.models import (
 )
 from co_mcp.errors import CodeOceanError, InvalidArgumentError, WaitTimeoutError
 from co_mcp.tools.common import MAX_BATCH, Args, BatchArgs, DataAssetId, ExplainFn, Mount, Uuid
-from co_mcp.tools.views import AssetDetail, AssetRef, AssetSummary, View, asset_detail, asset_summary
+from co_mcp.tools.views import AssetDetail, AssetSummary, Foreign, ForeignLine, View, asset_detail, asset_summary
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient, WaitProgress
@@ -33,10 +33,8 @@ __all__ = [
     "CreateArgs",
     "CreateResult",
     "GetArgs",
-    "GetHandles",
     "GetResult",
     "ItemError",
-    "Outcome",
     "ProgressFn",
     "UnarchiveArgs",
     "UpdateArgs",
@@ -72,21 +70,15 @@ class GetArgs(BatchArgs):
 
 class ItemError(View):
     id: str
-    error: str
-
-
-class GetHandles(View):
-    assets: list[AssetRef]
-    errors: list[ItemError] | None = None  # left out when every id was found
+    error: ForeignLine  # co_mcp's explanation, which may quote Code Ocean's own message
 
 
 class GetResult(View):
     assets: list[AssetDetail]
-    errors: list[ItemError] = []
+    errors: list[ItemError] | None = None  # left out when every id was found
 
-    def machine(self) -> GetHandles:
-        refs = [AssetRef(id=a.id, state=a.state, failure_reason=a.failure_reason) for a in self.assets]
-        return GetHandles(assets=refs, errors=self.errors or None)
+    def is_error(self) -> bool:
+        return not self.assets
 
 
 async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: ExplainFn) -> GetResult:
@@ -111,7 +103,7 @@ async def get_data_asset(client: CodeOceanClient, args: GetArgs, explain: Explai
                 group.start_soon(fetch, data_asset_id)
     return GetResult(
         assets=[found[i] for i in ids if i in found],
-        errors=[ItemError(id=i, error=failed[i]) for i in ids if i in failed],
+        errors=[ItemError(id=i, error=failed[i]) for i in ids if i in failed] or None,
     )
 
 
@@ -238,32 +230,14 @@ def to_params(args: CreateArgs, credentials: Mapping[str, CredentialSet]) -> Dat
     )
 
 
-class Outcome(View):
-    """A write's or a wait's result for a program: which asset, in which state, and whether time ran out."""
-
-    id: str
-    name: str
-    state: str
-    failure_reason: str | None = None
-    timed_out: bool | None = None
-    changed: list[str] | None = None
-
-
-def _outcome(asset: AssetSummary, state: str, failure_reason: str | None, timed_out: bool | None) -> Outcome:
-    return Outcome(id=asset.id, name=asset.name, state=state, failure_reason=failure_reason, timed_out=timed_out)
-
-
 class CreateResult(View):
     asset: AssetSummary
-    mount: str
-    failure_reason: str | None = None
-    waited: bool = False
+    mount: Foreign
+    failure_reason: ForeignLine | None = None
+    waited: bool | None = None
     timed_out: bool | None = None
     # The create succeeded, but waiting for it then failed: said plainly, never as a failed create.
-    wait_error: str | None = None
-
-    def machine(self) -> Outcome:
-        return _outcome(self.asset, self.asset.state, self.failure_reason, self.timed_out)
+    wait_error: ForeignLine | None = None
 
 
 def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False, wait_error: str | None = None) -> CreateResult:
@@ -272,7 +246,7 @@ def _created(asset: DataAsset, *, waited: bool, timed_out: bool = False, wait_er
         asset=asset_summary(asset),
         mount=detail.mount,
         failure_reason=detail.failure_reason,
-        waited=waited,
+        waited=waited or None,
         timed_out=timed_out or None,
         wait_error=wait_error,
     )
@@ -336,9 +310,6 @@ class UpdateResult(View):
     asset: AssetSummary
     changed: list[str]
 
-    def machine(self) -> Outcome:
-        return Outcome(id=self.asset.id, name=self.asset.name, state=self.asset.state, changed=self.changed)
-
 
 async def update_data_asset(client: CodeOceanClient, args: UpdateArgs) -> UpdateResult:
     data_asset_id = str(args.data_asset_id)
@@ -384,11 +355,8 @@ class WaitArgs(Args):
 class WaitResult(View):
     asset: AssetSummary
     state: str
-    failure_reason: str | None = None
+    failure_reason: ForeignLine | None = None
     timed_out: bool | None = None
-
-    def machine(self) -> Outcome:
-        return _outcome(self.asset, self.state, self.failure_reason, self.timed_out)
 
 
 async def _wait(

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
-__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "ExplainFn", "FilePath", "Mount", "Uuid"]
+from co_mcp.text import clean
+
+__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "ExplainFn", "FilePath", "Mount", "PlainText", "Uuid"]
 
 MAX_BATCH = 50
 
@@ -46,6 +48,17 @@ def _one_folder(value: str) -> str:
     return value
 
 
+def _plain(value: str) -> str:
+    # Shown to the human who confirms, exactly as it will be sent: anything a preview could not show
+    # faithfully (a line break that forges a line of its own, an invisible or direction-changing character)
+    # is refused rather than cleaned, so what is approved and what is sent are the same text.
+    if value != clean(value, len(value) + 1, strip=False) or "\n" in value or "\t" in value:
+        raise ValueError("must be plain text on one line: no line breaks, control or invisible characters")
+    return value
+
+
+# Text the model supplies that a human reads in a confirmation: refused if it holds anything unshowable.
+PlainText = Annotated[str, AfterValidator(_plain)]
 Mount = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$"), AfterValidator(_one_folder)]
 
 

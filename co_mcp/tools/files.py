@@ -5,11 +5,11 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from co_mcp.text import clean, human_size
 from co_mcp.tools.common import Args, DataAssetId, FilePath
-from co_mcp.tools.views import View
+from co_mcp.tools.views import Foreign, ForeignLine, View
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
@@ -20,7 +20,6 @@ __all__ = [
     "ListFilesArgs",
     "ReadFileArgs",
     "ReadFileResult",
-    "ReadHandles",
     "UrlsArgs",
     "get_data_asset_file_urls",
     "list_data_asset_files",
@@ -52,15 +51,15 @@ class ListFilesArgs(Args):
 
 
 class FolderItemView(View):
-    name: str
-    path: str
+    name: Foreign
+    path: ForeignLine
     type: Literal["file", "folder"]
     size: int | None = None
 
 
 class FolderListing(View):
     data_asset_id: str
-    path: str
+    path: ForeignLine
     items: list[FolderItemView]
 
 
@@ -69,8 +68,8 @@ async def list_data_asset_files(client: CodeOceanClient, args: ListFilesArgs) ->
     folder = await client.list_data_asset_files(str(args.data_asset_id), path)
     items = [
         FolderItemView(
-            name=clean(item.name, 255),
-            path=clean(item.path, 1024),
+            name=item.name,
+            path=item.path,
             type="folder" if item.type == "folder" else "file",
             size=item.size if item.type != "folder" else None,
         )
@@ -86,11 +85,19 @@ class UrlsArgs(Args):
     path: FilePath
 
 
+def _url(value: object) -> object:
+    # Links come from Code Ocean: hidden characters go, but a link is never cut (a cut one would not open).
+    return clean(value, len(value) + 1) if isinstance(value, str) else value
+
+
+Url = Annotated[str, BeforeValidator(_url)]
+
+
 class FileUrls(View):
     data_asset_id: str
-    path: str
-    download_url: str
-    view_url: str
+    path: ForeignLine
+    download_url: Url
+    view_url: Url
 
 
 async def get_data_asset_file_urls(client: CodeOceanClient, args: UrlsArgs) -> FileUrls:
@@ -108,34 +115,30 @@ class ReadFileArgs(Args):
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
 
 
-class ReadPosition(View):
-    """Where a read started and ended, and how to continue."""
+def _file_text(value: object) -> object:
+    # File text is data written by others: invisible characters go, layout (newlines, tabs) stays, nothing is cut.
+    if not isinstance(value, str):
+        return value
+    return clean(value.replace("\r\n", "\n"), len(value) + 1, strip=False)
+
+
+FileText = Annotated[str, BeforeValidator(_file_text)]
+
+
+class ReadFileResult(View):
+    """Where a read started and ended, how to continue, and the text read (or what a binary file seems to be)."""
 
     data_asset_id: str
-    path: str
+    path: ForeignLine
     offset: int
     length: int
     total_size: int | None = None
     has_more: bool
     next_offset: int | None = None
-    content_type: str | None = None
+    content_type: ForeignLine | None = None
     encoding: str | None = None
-
-
-class ReadHandles(ReadPosition):
-    """The structured content of a read: the position, and whether the file is binary; the content is in the text."""
-
-    binary: bool | None = None
-
-
-class ReadFileResult(ReadPosition):
-    text: str | None = None
-    binary: str | None = None  # a short description of a binary file, instead of its bytes
-
-    def machine(self) -> ReadHandles:
-        return ReadHandles(
-            **self.model_dump(exclude={"text", "binary"}), binary=True if self.binary is not None else None
-        )
+    text: FileText | None = None
+    binary: ForeignLine | None = None  # what a binary file seems to be, instead of its bytes
 
 
 def describe_binary(head: bytes, content_type: str | None, total_size: int | None) -> str:
@@ -206,8 +209,6 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
     text, used = decoded
     end = args.offset + skip + used
     has_more = chunk.total_size is not None and end < chunk.total_size
-    # File text is data written by others: invisible characters go, layout (newlines, tabs) stays.
-    shown = clean(text.replace("\r\n", "\n"), len(text) + 1, strip=False)
     return ReadFileResult(
         **base,
         length=used,
@@ -216,5 +217,5 @@ async def read_data_asset_file(client: CodeOceanClient, args: ReadFileArgs) -> R
         next_offset=end if has_more else None,
         content_type=chunk.content_type,
         encoding=args.encoding,
-        text=shown,
+        text=text,
     )

@@ -27,9 +27,9 @@ from co_mcp.api.models import (
 )
 from co_mcp.confirm import fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError, outcome_unknown
-from co_mcp.text import human_size, quoted, snippet
-from co_mcp.tools.common import Args, BatchArgs, ExplainFn
-from co_mcp.tools.views import View, asset_detail
+from co_mcp.text import iso_date
+from co_mcp.tools.common import Args, BatchArgs, ExplainFn, PlainText
+from co_mcp.tools.views import Foreign, ForeignLine, View, asset_detail
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -40,13 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArchiveArgs",
+    "Change",
     "DeleteArgs",
-    "GuardHandles",
+    "GuardItem",
     "GuardResult",
     "GuardedArgs",
     "Plan",
+    "Preview",
     "ShareArgs",
     "TransferArgs",
+    "confirm_instruction",
     "execute",
     "plan_archive",
     "plan_delete",
@@ -81,7 +84,7 @@ class DeleteArgs(GuardedArgs):
 
 
 class UserShare(Args):
-    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    email: Annotated[PlainText, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
     role: Literal["owner", "editor", "viewer"]
 
     @field_validator("email")
@@ -91,7 +94,7 @@ class UserShare(Args):
 
 
 class GroupShare(Args):
-    group: Annotated[str, Field(min_length=1, max_length=200)]
+    group: Annotated[PlainText, Field(min_length=1, max_length=200)]
     role: Literal["owner", "editor", "viewer", "discoverable"]
 
 
@@ -116,10 +119,63 @@ class ShareArgs(GuardedArgs):
 
 
 class TransferArgs(GuardedArgs):
-    bucket: Annotated[str, Field(min_length=3, max_length=255, description="target S3 bucket")]
-    prefix: Annotated[str | None, Field(max_length=1024)] = None
-    endpoint_name: Annotated[str | None, Field(max_length=255)] = None
+    bucket: Annotated[PlainText, Field(min_length=3, max_length=255, description="target S3 bucket")]
+    prefix: Annotated[PlainText | None, Field(max_length=1024)] = None
+    endpoint_name: Annotated[PlainText | None, Field(max_length=255)] = None
     force: Annotated[bool, Field(description="required when release pipelines use the asset")] = False
+
+
+class Change(View):
+    """One thing the action changes on an asset, before -> after."""
+
+    what: Literal["user", "group", "everyone", "share_assets", "files"]
+    subject: ForeignLine | None = None  # the user's email or the group's name
+    before: ForeignLine
+    after: ForeignLine
+
+
+class Dependent(View):
+    """Something that uses the asset: a combined asset that contains it, or a result made from it."""
+
+    kind: Literal["combined", "result"]
+    id: str
+    name: Foreign
+
+
+class PreviewItem(View):
+    """One asset the action would change: what it is, what uses it, and what would change."""
+
+    id: str
+    name: Foreign
+    type: str
+    state: str
+    size: int | None = None
+    files: int | None = None
+    owner: ForeignLine | None = None
+    created: str | None = None
+    external: bool | None = None
+    used_by: list[Dependent] | None = None  # None only where uses are not looked up (share, transfer)
+    used_by_note: str | None = None  # how complete the look-up was
+    changes: list[Change] | None = None
+
+
+class Unaffected(View):
+    """An asset left out of the action: already as asked, or not possible (not found, no access, its state)."""
+
+    id: str
+    name: Foreign | None = None
+    reason: ForeignLine
+
+
+class Preview(View):
+    """Exactly what a confirmation would do: the human reads this before saying yes."""
+
+    action: str  # "archive", "permanently delete", ...
+    warning: str | None = None  # what the action risks; left out when nothing would be done
+    items: list[PreviewItem]
+    sends: dict[str, ForeignLine | bool] | None = None  # the settings sent with each asset (transfer)
+    no_change: list[Unaffected] | None = None
+    not_possible: list[Unaffected] | None = None
 
 
 @dataclass
@@ -128,9 +184,11 @@ class PlanItem:
 
     data_asset_id: str
     asset: DataAsset | None = None
-    error: str | None = None  # it cannot be acted on (not found, no access)
+    error: str | None = None  # it cannot be acted on (not found, no access, its state)
     no_change: str | None = None  # it is already in the requested state
-    lines: list[str] = field(default_factory=list)
+    used_by: list[Dependent] | None = None
+    used_by_note: str | None = None
+    changes: list[Change] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     permissions: Permissions | None = None  # share: the permissions to send
 
@@ -138,11 +196,26 @@ class PlanItem:
     def actionable(self) -> bool:
         return self.asset is not None and self.error is None and self.no_change is None
 
-    def label(self) -> str:
-        if self.asset is None:
-            return self.data_asset_id
-        # Names are other people's text: cleaned and quoted, as everywhere a model or a human reads them.
-        return f"{quoted(snippet(self.asset.name, 200))} ({self.data_asset_id})"
+    def unaffected(self, reason: str) -> Unaffected:
+        return Unaffected(id=self.data_asset_id, name=self.asset.name if self.asset else None, reason=reason)
+
+    def preview(self) -> PreviewItem:
+        assert self.asset is not None
+        asset = self.asset
+        return PreviewItem(
+            id=asset.id,
+            name=asset.name,
+            type=str(asset.type),
+            state=str(asset.state),
+            size=asset.size,
+            files=asset.files,
+            owner=asset.owner_email or asset.owner,
+            created=iso_date(asset.created),
+            external=True if asset.is_external else None,
+            used_by=self.used_by,
+            used_by_note=self.used_by_note,
+            changes=self.changes or None,
+        )
 
 
 @dataclass
@@ -151,6 +224,7 @@ class Plan:
     verb: str  # "archive", "permanently delete", ...
     items: list[PlanItem]
     warning: str
+    sends: dict[str, str | bool] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -161,67 +235,54 @@ class Plan:
     def actionable(self) -> list[PlanItem]:
         return [i for i in self.items if i.actionable]
 
-    def text(self) -> str:
-        act = self.actionable
-        lines = [f"Preview: {self.verb} {len(act)} data asset(s). {self.warning}" if act else "Nothing to do."]
-        for n, item in enumerate(act, 1):
-            lines.append(f"{n}. {item.label()}")
-            lines += [f"   {line}" for line in item.lines]
-        lines += [f"- {i.label()}: no change, {i.no_change}" for i in self.items if i.no_change]
-        lines += [f"- {i.label()}: cannot {self.verb}: {i.error}" for i in self.items if i.error]
-        return "\n".join(lines)
-
-
-def _asset_line(asset: DataAsset) -> str:
-    detail = asset_detail(asset)
-    owner = detail.owner or detail.owner_id
-    return f"{detail.type}, {detail.state}; {human_size(asset.size)}; owner {owner}; created {detail.created}"
-
-
-def _ref(kind: str, asset: DataAsset) -> str:
-    return f"{kind} {quoted(snippet(asset.name, 200))} ({asset.id})"
+    def preview(self) -> Preview:
+        return Preview(
+            action=self.verb,
+            warning=self.warning if self.actionable else None,
+            items=[i.preview() for i in self.actionable],
+            sends=self.sends if self.actionable else None,
+            no_change=[i.unaffected(i.no_change) for i in self.items if i.no_change] or None,
+            not_possible=[i.unaffected(i.error) for i in self.items if i.error] or None,
+        )
 
 
 @dataclass(frozen=True)
 class Derived:
     """Which result assets name which inputs in their provenance, from one bounded scan per plan."""
 
-    by_input: dict[str, list[str]]
+    by_input: dict[str, list[Dependent]]
     scanned: int
     complete: bool
 
-    def note(self) -> str:
-        return "" if self.complete else f" (derived results: the {self.scanned} most recent were checked)"
+    def note(self) -> str | None:
+        return None if self.complete else f"of derived results, only the {self.scanned} most recent were checked"
 
 
 async def _derived_results(client: CodeOceanClient) -> Derived:
     # Search has no field for provenance, so results are scanned (newest first, bounded) and indexed
     # by the inputs their provenance lists: one scan serves every asset in the plan.
-    by_input: dict[str, list[str]] = {}
+    by_input: dict[str, list[Dependent]] = {}
     scanned = 0
     params = DataAssetSearchParams(type=DataAssetType.RESULT, limit=1000)
     async for result in client.iter_data_assets(params, max_items=RESULT_SCAN):
         scanned += 1
         for input_id in (result.provenance.data_assets if result.provenance else None) or []:
-            by_input.setdefault(input_id, []).append(_ref("result", result))
+            by_input.setdefault(input_id, []).append(Dependent(kind="result", id=result.id, name=result.name))
     return Derived(by_input, scanned, complete=scanned < RESULT_SCAN)
 
 
-async def _dependents(client: CodeOceanClient, asset: DataAsset, derived: Derived) -> list[str]:
+async def _look_up_uses(client: CodeOceanClient, item: PlanItem, derived: Derived) -> None:
     """Combined assets that contain it, and result assets whose provenance lists it."""
+    assert item.asset is not None
     combined = await client.search_data_assets(
-        DataAssetSearchParams(query=f"contained_data_id:{asset.id}", limit=MAX_DEPENDENTS)
+        DataAssetSearchParams(query=f"contained_data_id:{item.asset.id}", limit=MAX_DEPENDENTS)
     )
-    found = [_ref("combined", a) for a in combined.results if a.id != asset.id]
-    if combined.has_more:
-        found.append(f"more combined assets beyond these {MAX_DEPENDENTS}")
-    return found + derived.by_input.get(asset.id, [])
-
-
-def _uses(dependents: list[str], derived: Derived) -> str:
-    if dependents:
-        return "used by: " + "; ".join(dependents) + derived.note()
-    return "nothing found that uses it" + derived.note()
+    item.used_by = [Dependent(kind="combined", id=a.id, name=a.name) for a in combined.results if a.id != item.asset.id]
+    item.used_by += derived.by_input.get(item.asset.id, [])
+    notes = [f"more than {MAX_DEPENDENTS} combined assets contain it"] if combined.has_more else []
+    notes += [note for note in [derived.note()] if note]
+    item.used_by_note = "; ".join(notes) or None
+    item.state["dependents"] = [d.id for d in item.used_by]
 
 
 async def _is_archived(client: CodeOceanClient, asset: DataAsset) -> bool:
@@ -229,6 +290,19 @@ async def _is_archived(client: CodeOceanClient, asset: DataAsset) -> bool:
     name = asset.name.replace('"', " ")
     page = await client.search_data_assets(DataAssetSearchParams(query=f'name:"{name}"', archived=True, limit=100))
     return any(a.id == asset.id for a in page.results)
+
+
+def _still_draft(item: PlanItem, verb: str) -> bool:
+    """Code Ocean refuses (409) to archive, delete or transfer an asset whose files are still being copied in."""
+    assert item.asset is not None
+    if str(item.asset.state) != "draft":
+        return False
+    item.error = (
+        f"it is still being created (draft), and Code Ocean refuses to {verb} it until it is ready or failed: "
+        "call wait_for_data_asset, then preview again"
+    )
+    item.state["draft"] = True
+    return True
 
 
 async def _plan(
@@ -262,12 +336,12 @@ async def plan_archive(client: CodeOceanClient, args: ArchiveArgs, explain: Expl
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
         archived = await _is_archived(client, item.asset)
-        dependents = await _dependents(client, item.asset, derived)
-        item.state.update(archived=archived, dependents=dependents)
+        item.state["archived"] = archived
         if archived:
             item.no_change = "already archived"
             return
-        item.lines = [_asset_line(item.asset), _uses(dependents, derived)]
+        if not _still_draft(item, "archive"):
+            await _look_up_uses(client, item, derived)
 
     items = await _plan(client, args.ids(), explain, describe)
     return Plan(
@@ -283,49 +357,46 @@ async def plan_delete(client: CodeOceanClient, args: DeleteArgs, explain: Explai
     derived = await _derived_results(client)
 
     async def describe(item: PlanItem) -> None:
-        assert item.asset is not None
-        dependents = await _dependents(client, item.asset, derived)
-        item.state["dependents"] = dependents
-        files = f", {item.asset.files} files" if item.asset.files is not None else ""
-        item.lines = [_asset_line(item.asset) + files]
-        if item.asset.is_external:
-            item.lines.append("external: the files in the bucket stay; the Code Ocean record goes")
-        item.lines.append(_uses(dependents, derived))
+        if not _still_draft(item, "delete"):
+            await _look_up_uses(client, item, derived)
 
     items = await _plan(client, args.ids(), explain, describe)
+    external = any(i.actionable and i.asset is not None and i.asset.is_external for i in items)
     return Plan(
         "delete_data_asset",
         "permanently delete",
         items,
-        "Deletion cannot be undone: the files, metadata and provenance are lost, and whatever uses them breaks.",
+        "Deletion cannot be undone: the files, metadata and provenance are lost, and whatever uses them breaks."
+        + (" For an external asset the files in its bucket stay; the Code Ocean record goes." if external else ""),
     )
 
 
-def _merge(current: Permissions, args: ShareArgs) -> tuple[Permissions, list[str]]:
-    """The permissions to send (upserts) and a before -> after line per change."""
-    changes: list[str] = []
+def _merge(current: Permissions, args: ShareArgs) -> tuple[Permissions, list[Change]]:
+    """The permissions to send (upserts) and a before -> after change for each difference."""
+    changes: list[Change] = []
     users = {u.email.lower(): str(u.role) for u in current.users or []}
     send_users: list[UserPermission] = []
     for user in args.users or []:
         before = users.get(user.email)
         if before != user.role:
-            changes.append(f"user {user.email}: {before or 'no access'} -> {user.role}")
+            changes.append(Change(what="user", subject=user.email, before=before or "no access", after=user.role))
             send_users.append(UserPermission(email=user.email, role=user.role))
     groups = {g.group: str(g.role) for g in current.groups or []}
     send_groups: list[GroupPermission] = []
     for group in args.groups or []:
         before = groups.get(group.group)
         if before != group.role:
-            changes.append(f'group "{group.group}": {before or "no access"} -> {group.role}')
+            changes.append(Change(what="group", subject=group.group, before=before or "no access", after=group.role))
             send_groups.append(GroupPermission(group=group.group, role=group.role))
     everyone = None
     current_everyone = str(current.everyone or "none")
     if args.everyone is not None and args.everyone != current_everyone:
-        changes.append(f"everyone: {current_everyone} -> {args.everyone}")
+        changes.append(Change(what="everyone", before=current_everyone, after=args.everyone))
         everyone = args.everyone
     share_assets = None
     if args.share_assets is not None and args.share_assets != bool(current.share_assets):
-        changes.append(f"share_assets: {str(bool(current.share_assets)).lower()} -> {str(args.share_assets).lower()}")
+        before_share = str(bool(current.share_assets)).lower()
+        changes.append(Change(what="share_assets", before=before_share, after=str(args.share_assets).lower()))
         share_assets = args.share_assets
     send = Permissions(
         users=send_users or None, groups=send_groups or None, everyone=everyone, share_assets=share_assets
@@ -352,25 +423,16 @@ async def plan_share(client: CodeOceanClient, args: ShareArgs, explain: ExplainF
         assert item.asset is not None
         current = await client.get_permissions(item.data_asset_id)
         item.state["permissions"] = current.model_dump(mode="json")
-        item.permissions, changes = _merge(current, args)
-        if not changes:
+        item.permissions, item.changes = _merge(current, args)
+        if not item.changes:
             item.no_change = "it already has these permissions"
-            return
-        item.lines = [_asset_line(item.asset), *changes]
 
     items = await _plan(client, args.ids(), explain, describe)
-    return Plan(
-        "share_data_asset",
-        "change who can use",
-        items,
-        _share_warning(args),
-    )
+    return Plan("share_data_asset", "change who can use", items, _share_warning(args))
 
 
 async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: ExplainFn) -> Plan:
-    target = f"s3://{args.bucket}/{args.prefix or ''}" + (
-        f" (endpoint {args.endpoint_name})" if args.endpoint_name else ""
-    )
+    target = f"s3://{args.bucket}/{args.prefix or ''}"
 
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
@@ -378,65 +440,63 @@ async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: Ex
         item.state["source"] = source.model_dump(mode="json") if source else None
         item.state["last_transferred"] = item.asset.last_transferred
         item.state["transfer_error"] = item.asset.transfer_error
-        # The source location was written by whoever made the asset: cleaned and quoted, like a name.
-        where = (
-            quoted(snippet(f"s3://{source.bucket}/{source.prefix or ''}", 300))
-            if source and source.bucket
-            else "Code Ocean storage"
-        )
-        item.lines = [_asset_line(item.asset), f"files move: {where} -> {target}; the asset becomes external"]
+        if _still_draft(item, "transfer"):
+            return
+        where = f"s3://{source.bucket}/{source.prefix or ''}" if source and source.bucket else "Code Ocean storage"
+        item.changes = [Change(what="files", before=where, after=target)]
 
     items = await _plan(client, args.ids(), explain, describe)
+    sends: dict[str, str | bool] = {"bucket": args.bucket, "prefix": args.prefix or "", "force": args.force}
+    if args.endpoint_name:
+        sends["endpoint_name"] = args.endpoint_name
     return Plan(
         "transfer_data_asset",
         "transfer",
         items,
-        "Transfer moves the files to another S3 location (admin only); force is needed if release pipelines "
-        "use an asset.",
+        "Transfer moves the files to another S3 location (admin only) and the asset becomes external. "
+        + (
+            "force=true: it goes ahead even if release pipelines use an asset."
+            if args.force
+            else "Without force, Code Ocean refuses an asset that release pipelines use."
+        ),
+        sends=sends,
     )
 
 
 class GuardItem(View):
+    """What happened to one asset once the action ran."""
+
     id: str
-    name: str | None = None
+    name: Foreign | None = None
     outcome: Literal["done", "failed", "unknown", "no_change", "skipped"]
-    detail: str | None = None
-
-
-class ItemOutcome(View):
-    id: str
-    outcome: Literal["done", "failed", "unknown", "no_change", "skipped"]
-
-
-class GuardHandles(View):
-    """For a program: whether it happened, the token to confirm with, and each item's outcome."""
-
-    performed: bool
-    confirm_token: str | None = None
-    expires_in: int | None = None
-    refused: str | None = None
-    items: list[ItemOutcome] = []
+    detail: ForeignLine | None = None
 
 
 class GuardResult(View):
-    """A guarded call's outcome: a preview (nothing done, maybe a token) or per-item results."""
+    """A guarded call's outcome: a preview (nothing done; a token and what to do with it), or per-item results.
+
+    The structured content and the text both carry the preview, and every token travels with its preview and
+    ``next_step``: a host that shows the model only one channel still shows what the user must approve.
+    """
 
     tool: str
     performed: bool
-    preview: str
+    refused: str | None = None
+    preview: Preview | None = None
     confirm_token: str | None = None
     expires_in: int | None = None
-    refused: str | None = None
-    items: list[GuardItem] = []
+    next_step: str | None = None
+    items: list[GuardItem] | None = None
 
-    def machine(self) -> GuardHandles:
-        return GuardHandles(
-            performed=self.performed,
-            confirm_token=self.confirm_token,
-            expires_in=self.expires_in,
-            refused=self.refused,
-            items=[ItemOutcome(id=i.id, outcome=i.outcome) for i in self.items],
-        )
+
+def confirm_instruction(tool: str, expires_in: int) -> str:
+    """What the model must do with a token: the human-in-the-loop rule, next to every token."""
+    minutes = max(1, expires_in // 60)
+    return (
+        "Nothing has been done. Show this preview to the user and ask for an explicit yes. Only after it, call "
+        f"{tool} again with the same arguments plus confirm_token (valid {minutes} min). If they say no, do not "
+        "call it again."
+    )
 
 
 async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> None:

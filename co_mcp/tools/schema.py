@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from co_mcp.tools.common import Args
-from co_mcp.tools.views import View, clean_value
+from co_mcp.tools.views import Foreign, View
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
@@ -18,36 +18,36 @@ class SchemaArgs(Args):
 
 
 class MetadataField(View):
-    name: str
-    type: str
-    category: str | None = None
-    units: str | None = None
+    name: Foreign
+    type: Foreign
+    category: Foreign | None = None
+    units: Foreign | None = None
     required: bool | None = None
     multiple: bool | None = None
-    allowed_values: list[str | float] | None = None
+    allowed_values: list[Foreign | float] | None = None
     min: float | None = None
     max: float | None = None
 
 
 class MetadataSchema(View):
     fields: list[MetadataField]
-    categories: list[str] = []
+    categories: list[Foreign] | None = None
 
 
 async def get_custom_metadata_schema(client: CodeOceanClient, args: SchemaArgs) -> MetadataSchema:
     schema = await client.get_custom_metadata_schema()
     fields = [
         MetadataField(
-            name=clean_value(f.name),
+            name=f.name,
             type=f.type,
-            category=clean_value(f.category),
-            units=clean_value(f.units),
+            category=f.category,
+            units=f.units,
             required=f.required or None,
             multiple=f.multiple or None,
-            allowed_values=clean_value(f.allowed_values),
+            allowed_values=f.allowed_values,
             min=f.range.min if f.range else None,
             max=f.range.max if f.range else None,
         )
         for f in schema.fields or []
     ]
-    return MetadataSchema(fields=fields, categories=[clean_value(c) for c in schema.categories or []])
+    return MetadataSchema(fields=fields, categories=list(schema.categories or []) or None)

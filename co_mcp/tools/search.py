@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.api.models import DataAsset
 
-__all__ = ["FilterArg", "SearchArgs", "SearchHandles", "SearchResult", "search_data_assets"]
+__all__ = ["FilterArg", "SearchArgs", "SearchResult", "search_data_assets"]
 
 MAX_GATHER = 1000
 
@@ -89,20 +89,11 @@ class SearchArgs(Args):
         )
 
 
-class SearchHandles(View):
-    ids: list[str]
-    has_more: bool
-    cursor: str | None = None
-
-
 class SearchResult(View):
     results: list[AssetSummary]
     has_more: bool
     cursor: str | None = None
     archived: bool | None = None
-
-    def machine(self) -> SearchHandles:
-        return SearchHandles(ids=[a.id for a in self.results], has_more=self.has_more, cursor=self.cursor)
 
 
 async def search_data_assets(client: CodeOceanClient, args: SearchArgs) -> SearchResult:

@@ -1,19 +1,20 @@
-"""What tools return: compact, cleaned views of API objects, and the machine views sent as structured content.
+"""What tools return: views of API objects, each the structured content of a result as it stands.
 
-Every string written by people (names, descriptions, tags, custom metadata) passes through
-``text.clean`` here, once, so the structured content and the text a model reads are equally inert.
+Every field that holds text written by other people (names, descriptions, tags, custom metadata, emails,
+paths, Code Ocean's messages) is typed with one of the annotated types below, whose validator cleans and
+caps the value whenever a view is built: no constructor call can put raw foreign text into a result. The
+text renderer (``co_mcp.render``) then quotes those fields, so they read as data in either channel.
 
-Two channels, no duplication: a tool's *text* (rendered from the full view) carries every fact for the
-model; its *structured content* is ``view.machine()``: the handles a program chains on (ids, states,
-cursors, tokens, outcomes), never free-text prose a second time. The full metadata of an asset, as
-JSON, is the ``codeocean://data-assets/{id}`` resource. Schemas stay small: no per-field titles.
+Both channels are complete: a result's structured content is the whole view (nulls omitted), and its
+text, rendered from the same view, carries every fact of it. Schemas stay small: no per-field titles.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from co_mcp.text import clean, iso_date, iso_datetime, snippet
 
@@ -22,8 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AssetDetail",
-    "AssetRef",
     "AssetSummary",
+    "Foreign",
+    "ForeignData",
+    "ForeignLine",
+    "ForeignRecords",
+    "ForeignTag",
+    "ForeignText",
     "View",
     "asset_detail",
     "asset_summary",
@@ -37,6 +43,29 @@ SNIPPET = 200
 NAME_LIMIT = 200
 DESCRIPTION_LIMIT = 4000
 TAG_LIMIT = 64
+LINE_LIMIT = 1000
+
+
+def _cleaned(value: Any, limit: int, *, one_line: bool) -> Any:
+    if not isinstance(value, str):
+        return value  # the field's own type check refuses it
+    return snippet(value, limit) if one_line else clean(value, limit)
+
+
+def _cleaned_data(value: Any) -> Any:
+    return clean_value(value)
+
+
+# Other people's text, cleaned of hidden characters and capped each time a view is built (the one choke point).
+# ``ForeignLine``: kept on one line (names, emails, paths); ``ForeignText``: may hold paragraphs (descriptions).
+Foreign = Annotated[str, BeforeValidator(partial(_cleaned, limit=NAME_LIMIT, one_line=True))]
+ForeignLine = Annotated[str, BeforeValidator(partial(_cleaned, limit=LINE_LIMIT, one_line=True))]
+ForeignTag = Annotated[str, BeforeValidator(partial(_cleaned, limit=TAG_LIMIT, one_line=True))]
+ForeignText = Annotated[str, BeforeValidator(partial(_cleaned, limit=DESCRIPTION_LIMIT, one_line=False))]
+# JSON written by people (custom metadata, provenance, source, app parameters): every key and string cleaned,
+# depth and breadth bounded.
+ForeignData = Annotated[dict[str, Any], BeforeValidator(_cleaned_data)]
+ForeignRecords = Annotated[list[dict[str, Any]], BeforeValidator(_cleaned_data)]
 
 
 def _strip_titles(schema: dict[str, Any]) -> None:
@@ -53,19 +82,12 @@ class View(BaseModel):
     model_config = ConfigDict(frozen=True, json_schema_extra=_strip_titles)
 
     def wire(self) -> dict[str, Any]:
+        """The structured content: every field, nulls omitted."""
         return self.model_dump(mode="json", exclude_none=True)
 
-    def machine(self) -> View:
-        """The structured content: by default the whole view (it holds no prose worth sending twice)."""
-        return self
-
-
-class AssetRef(View):
-    """A data asset as a program chains on it."""
-
-    id: str
-    state: str
-    failure_reason: str | None = None
+    def is_error(self) -> bool:
+        """True when nothing the call asked for came back: the result is then reported as an error."""
+        return False
 
 
 def clean_value(value: Any, depth: int = 0) -> Any:
@@ -91,32 +113,29 @@ class AssetSummary(View):
     """One search hit: enough to choose; get_data_asset gives the rest."""
 
     id: str
-    name: str
+    name: Foreign
     type: str
     state: str
     size: int | None = None
     created: str | None = None
-    owner: str | None = None
-    tags: list[str] = []
+    owner: ForeignLine | None = None
+    tags: list[ForeignTag] | None = None
     more_tags: int | None = None
     external: bool | None = None
-    snippet: str | None = None
-
-    def machine(self) -> AssetRef:
-        return AssetRef(id=self.id, state=self.state)
+    snippet: Annotated[str, BeforeValidator(partial(_cleaned, limit=SNIPPET, one_line=True))] | None = None
 
 
 def asset_summary(asset: DataAsset) -> AssetSummary:
     tags = _tags(asset.tags)
     return AssetSummary(
         id=asset.id,
-        name=snippet(asset.name, NAME_LIMIT),
+        name=asset.name,
         type=str(asset.type),
         state=str(asset.state),
         size=asset.size,
         created=iso_date(asset.created),
-        owner=clean(asset.owner_email, 200) or None,
-        tags=tags[:SUMMARY_TAGS],
+        owner=asset.owner_email or None,
+        tags=tags[:SUMMARY_TAGS] or None,
         more_tags=len(tags) - SUMMARY_TAGS if len(tags) > SUMMARY_TAGS else None,
         external=True if asset.is_external else None,
         snippet=snippet(asset.description, SNIPPET) or None,
@@ -127,70 +146,67 @@ class AssetDetail(View):
     """Everything Code Ocean says about one data asset, cleaned."""
 
     id: str
-    name: str
+    name: Foreign
     type: str
     state: str
-    mount: str
+    mount: Foreign
     created: str | None = None
     last_used: str | None = None
     size: int | None = None
     files: int | None = None
-    owner: str | None = None
+    owner: ForeignLine | None = None
     owner_id: str
-    description: str | None = None
-    tags: list[str] = []
-    custom_metadata: dict[str, Any] | None = None
-    provenance: dict[str, Any] | None = None
-    source: dict[str, Any] | None = None
-    contained: list[dict[str, Any]] | None = None
-    app_parameters: dict[str, str] | None = None
-    nextflow_profile: str | None = None
-    failure_reason: str | None = None
+    description: ForeignText | None = None
+    tags: list[ForeignTag] | None = None
+    custom_metadata: ForeignData | None = None
+    provenance: ForeignData | None = None
+    source: ForeignData | None = None
+    contained: ForeignRecords | None = None
+    app_parameters: ForeignData | None = None
+    nextflow_profile: ForeignLine | None = None
+    failure_reason: ForeignLine | None = None
     last_transferred: str | None = None
-    transfer_error: str | None = None
+    transfer_error: ForeignLine | None = None
 
 
 def asset_detail(asset: DataAsset) -> AssetDetail:
     def dumped(model: BaseModel | None) -> dict[str, Any] | None:
-        if model is None:
-            return None
-        data = clean_value(model.model_dump(mode="json", exclude_none=True))
-        return data or None
+        return model.model_dump(mode="json", exclude_none=True) or None if model is not None else None
 
-    params = {clean(p.name, 100): clean(p.value, 500) for p in asset.app_parameters or [] if p.name}
+    params = {p.name: p.value for p in asset.app_parameters or [] if p.name}
     return AssetDetail(
         id=asset.id,
-        name=snippet(asset.name, NAME_LIMIT),
+        name=asset.name,
         type=str(asset.type),
         state=str(asset.state),
-        mount=clean(asset.mount, 200),
+        mount=asset.mount,
         created=iso_datetime(asset.created),
         last_used=iso_datetime(asset.last_used),
         size=asset.size,
         files=asset.files,
-        owner=clean(asset.owner_email, 200) or None,
+        owner=asset.owner_email or None,
         owner_id=asset.owner,
-        description=clean(asset.description, DESCRIPTION_LIMIT) or None,
-        tags=_tags(asset.tags),
-        custom_metadata=clean_value(asset.custom_metadata) or None,
+        description=asset.description or None,
+        tags=_tags(asset.tags) or None,
+        custom_metadata=asset.custom_metadata or None,
         provenance=dumped(asset.provenance),
         source=dumped(asset.source_bucket),
-        contained=[clean_value(c.model_dump(exclude_none=True)) for c in asset.contained_data_assets or []] or None,
+        contained=[c.model_dump(exclude_none=True) for c in asset.contained_data_assets or []] or None,
         app_parameters=params or None,
-        nextflow_profile=clean(asset.nextflow_profile, 100) or None,
-        failure_reason=clean(asset.failure_reason, 1000) or None,
+        nextflow_profile=asset.nextflow_profile or None,
+        failure_reason=asset.failure_reason or None,
         last_transferred=iso_datetime(asset.last_transferred),
-        transfer_error=clean(asset.transfer_error, 1000) or None,
+        transfer_error=asset.transfer_error or None,
     )
 
 
 class UserAccess(View):
-    email: str
+    email: ForeignLine
     role: str
 
 
 class GroupAccess(View):
-    group: str
+    group: ForeignLine
     role: str
 
 
@@ -205,8 +221,8 @@ class PermissionsView(View):
 def permissions_view(data_asset_id: str, permissions: Permissions) -> PermissionsView:
     return PermissionsView(
         data_asset_id=data_asset_id,
-        users=[UserAccess(email=clean(u.email, 200), role=str(u.role)) for u in permissions.users or []],
-        groups=[GroupAccess(group=clean(g.group, 200), role=str(g.role)) for g in permissions.groups or []],
+        users=[UserAccess(email=u.email, role=str(u.role)) for u in permissions.users or []],
+        groups=[GroupAccess(group=g.group, role=str(g.role)) for g in permissions.groups or []],
         everyone=str(permissions.everyone or "none"),
         share_assets=permissions.share_assets,
     )

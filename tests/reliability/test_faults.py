@@ -289,7 +289,7 @@ class Rig:
         result = await self.call("create_data_asset", arguments)
         if result.is_error:
             return Write("create", fault, "failed", text_of(result), lambda: self._named(name) > 0, name)
-        created = (result.structured_content or {}).get("id", "")
+        created = (result.structured_content or {}).get("asset", {}).get("id", "")
 
         def applied() -> bool:
             record = self.record(created)
