@@ -269,7 +269,7 @@ class Answer:
     action: str
 
     async def __call__(self, context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-        return ElicitResult(action=self.action, content={"confirm": True} if self.action == "accept" else None)  # type: ignore[arg-type]
+        return ElicitResult(action=self.action, content={"confirm": True} if self.action == "accept" else None)
 
 
 @pytest.mark.parametrize("action", ["accept", "decline", "cancel"])
