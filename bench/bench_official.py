@@ -11,8 +11,7 @@ the median of per-pair ratios co_mcp / official:
 1. cold start over stdio: spawn -> initialize, spawn -> tools/list; and our floor, spawn -> exit of
    ``python -c "import mcp.server.mcpserver"`` in our venv;
 2. tools/list bytes: ours (all tools) and the official server's data-asset subset;
-3. result bytes (text + structured content as sent) of get_data_asset for one asset with a
-   500-character description and 15 tags, and of a 20-result search;
+3. (result bytes per kind of host: ``bench_bytes.py``, on this script's asset and search);
 4. per-call latency over stdio for get and search, and ours over a raw httpx2 call to the same endpoint;
 5. 32 concurrent calls over streamable HTTP with 100 ms sandbox latency: wall time and throughput;
 6. peak RSS (VmHWM) of each server process.
@@ -155,11 +154,6 @@ def dump(model: Any) -> dict[str, Any]:
 
 def wire(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-
-
-def result_bytes(result: Any) -> int:
-    dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return wire({"content": dumped["content"], "structuredContent": dumped.get("structuredContent")})
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -352,8 +346,6 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             httpx2.AsyncClient(base_url=f"{domain}/api/v1/", headers=[auth]) as http,
         ):
             a_tools = [dump(t) for t in (await a_client.list_tools()).tools]
-            a_get = result_bytes(await a_client.call_tool(*mine.get_call(asset_id)))
-            a_search = result_bytes(await a_client.call_tool(*mine.search_call()))
             # Each get through co_mcp paired with a raw GET of the same asset right after it, so that the
             # overhead is a median of per-pair differences, not of two series measured minutes apart.
             a_latency = await alternate(
@@ -365,15 +357,12 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             a_pid = server_pid(os.getpid())
             a_rss = peak_rss_mb(a_pid) if a_pid else float("nan")
         b_tools: list[dict[str, Any]] = []
-        b_get = b_search = 0
         b_latency: tuple[list[float], list[float]] = ([], [])
         b_search_latency: tuple[list[float], list[float]] = ([], [])
         b_rss = float("nan")
         if theirs is not None:
             async with session(theirs, domain) as b_client:
                 b_tools = [dump(t) for t in (await b_client.list_tools()).tools]
-                b_get = result_bytes(await b_client.call_tool(*theirs.get_call(asset_id)))
-                b_search = result_bytes(await b_client.call_tool(*theirs.search_call()))
                 b_latency = await alternate(pairs * 3, lambda: timed_call(b_client, theirs.get_call(asset_id)), None)
                 b_search_latency = await alternate(pairs * 3, lambda: timed_call(b_client, theirs.search_call()), None)
                 b_pid = server_pid(os.getpid())
@@ -389,12 +378,10 @@ async def run(pairs: int, with_official: bool) -> list[str]:
             f"| tools/list bytes (ours: all {len(a_tools)} tools; official: its {len(subset)} data-asset tools of "
             f"{len(b_tools)}) | {ours_bytes:,} | {theirs_bytes:,} | {ratio(ours_bytes, theirs_bytes)} |"
         )
-        rows.append(f"| get_data_asset result bytes | {a_get:,} | {b_get:,} | {ratio(a_get, b_get)} |")
-        rows.append(f"| 20-result search result bytes | {a_search:,} | {b_search:,} | {ratio(a_search, b_search)} |")
         rows.append(Pairs("get latency over stdio (ms)", "ms", a_latency[0], b_latency[0]).row())
         rows.append(Pairs("search latency over stdio (ms)", "ms", a_search_latency[0], b_search_latency[0]).row())
         rows.append(f"| peak RSS (MB) | {a_rss:.0f} | {b_rss:.0f} | {ratio(a_rss, b_rss)} |")
-        for row in rows[-6:]:
+        for row in rows[-4:]:
             print(row, flush=True)
 
         through, raw = a_latency

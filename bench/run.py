@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ["bench_sandbox.py", "bench_server.py", "bench_official.py", "bench_pool.py"]
+SCRIPTS = ["bench_sandbox.py", "bench_server.py", "bench_official.py", "bench_bytes.py", "bench_pool.py"]
 
 
 def main() -> int:

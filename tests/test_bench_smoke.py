@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
         ("bench_sandbox.py", ["--sizes", "500", "--queries", "5"], ["search p50", "peak growth"]),
         ("bench_server.py", ["--pairs", "1"], ["cold start", "tools/list"]),
         ("bench_pool.py", ["--pairs", "1"], ["Client CPU per call"]),
+        ("bench_bytes.py", ["--no-official"], ["structured only", "tool definitions", "Facts per search hit"]),
         # Without the official server: no PyPI install in the default test run.
         (
             "bench_official.py",
