@@ -332,6 +332,12 @@ async def read_back(client: Client, ids: list[str], seen: Seen) -> int:
     await call("delete_data_asset", {"data_asset_ids": batch})
     await call("share_data_asset", {"data_asset_ids": batch, "everyone": "viewer"})
     await call("transfer_data_asset", {"data_asset_ids": batch, "bucket": "cold-archive"})
+    # And the result of a confirmed action names them too (done, and skipped with the reason).
+    preview = await client.call_tool("share_data_asset", {"data_asset_ids": batch, "everyone": "discoverable"})
+    token = (preview.structured_content or {}).get("confirm_token")
+    if token is not None:
+        arguments = {"data_asset_ids": batch, "everyone": "discoverable", "confirm_token": token}
+        await call("share_data_asset", arguments)
     # A write's result summarises the asset it changed.
     await call("update_data_asset", {"data_asset_id": ids[0], "add_tags": ["checked"]})
     await call("unarchive_data_asset", {"data_asset_id": ids[1]})
