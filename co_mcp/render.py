@@ -32,7 +32,7 @@ from co_mcp.errors import (
     WaitTimeoutError,
 )
 from co_mcp.text import human_size, quoted
-from co_mcp.tools.assets import CreateResult, GetResult, UpdateResult, WaitResult
+from co_mcp.tools.assets import CreateResult, GetResult, WaitResult
 from co_mcp.tools.files import FileUrls, FolderListing, ReadFileResult
 from co_mcp.tools.guarded import Change, GuardResult, Preview, PreviewItem
 from co_mcp.tools.schema import MetadataSchema
@@ -178,11 +178,6 @@ def _(view: CreateResult) -> str:
 
 
 @render.register
-def _(view: UpdateResult) -> str:
-    return f"Updated {', '.join(view.changed)}.\n{summary_line(view.asset)}"
-
-
-@render.register
 def _(view: WaitResult) -> str:
     line = summary_line(view.asset)
     if view.timed_out:
@@ -279,6 +274,7 @@ _VERBS = {
     "delete_data_asset": "deleted",
     "share_data_asset": "permissions changed",
     "transfer_data_asset": "transfer started",
+    "update_data_asset": "updated",
 }
 
 
@@ -306,10 +302,14 @@ def _preview_item(n: int, item: PreviewItem) -> list[str]:
     return lines
 
 
-def preview_text(preview: Preview) -> str:
-    """The preview a human approves: the same text in a tool result and in an elicitation question."""
+def preview_text(preview: Preview, *, done: bool = False) -> str:
+    """The preview a human approves: the same text in a tool result and in an elicitation question.
+
+    ``done``: the change was made at once (it removed nothing), so this is what changed, not a proposal.
+    """
     if preview.items:
-        lines = [f"Preview: {preview.action} {len(preview.items)} data asset(s). {preview.warning}"]
+        head = "Changed" if done else "Preview"
+        lines = [f"{head}: {preview.action} {len(preview.items)} data asset(s). {preview.warning}"]
     else:
         lines = [f"Nothing to {preview.action}."]
     for n, item in enumerate(preview.items, 1):
@@ -339,7 +339,7 @@ def _(view: GuardResult) -> str:
             outcome = f"done ({_VERBS[view.tool]})" if item.outcome == "done" else item.outcome
             lines.append(f"- {label}: {outcome}" + (f": {quoted(item.detail)}" if item.detail else ""))
     if view.preview is not None:
-        lines.append(preview_text(view.preview))
+        lines.append(preview_text(view.preview, done=view.performed))
     if view.confirm_token:
         lines.append(f"confirm_token={quoted(view.confirm_token)} expires_in={view.expires_in}s")
     if view.next_step:

@@ -326,18 +326,6 @@ def tool_specs() -> list[ToolSpec]:
             idempotent=False,
         ),
         ToolSpec(
-            name="update_data_asset",
-            title="Update a data asset",
-            description=(
-                "Change name, description, mount, custom metadata or tags; only given fields change. tags "
-                "replaces the list; add_tags/remove_tags edit it."
-            ),
-            args=assets.UpdateArgs,
-            output=assets.UpdateResult,
-            run=lambda state, args, ctx: assets.update_data_asset(state.client, args),
-            read_only=False,
-        ),
-        ToolSpec(
             name="unarchive_data_asset",
             title="Unarchive a data asset",
             description="Make an archived data asset active again, visible in default searches.",
@@ -371,6 +359,24 @@ def guarded_specs() -> list[ToolSpec]:
         )
 
     return [
+        ToolSpec(
+            name="update_data_asset",
+            title="Update a data asset",
+            description=(
+                "Change name, description, mount, custom metadata or tags; only given fields change. tags "
+                "replaces the list; add_tags/remove_tags edit it; custom_metadata replaces all values. A change "
+                "that removes tags, metadata values, the description or the mount name needs the user's yes: the "
+                "first call then only previews and returns a confirm_token."
+            ),
+            args=assets.UpdateArgs,
+            output=guarded.GuardResult,
+            run=None,
+            read_only=False,
+            # It can remove information (after confirmation); adding tags or renaming acts at once.
+            destructive=True,
+            idempotent=True,
+            plan=guarded.plan_update,
+        ),
         spec(
             "archive_data_asset",
             "Archive data assets",
@@ -561,6 +567,8 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
         state: AppState = ctx.request_context.lifespan_context
         if state.options.confirm == "token" or not _can_elicit(ctx) or not plan.actionable:
             return _NO_QUESTION
+        if not plan.needs_confirmation:
+            return _NO_QUESTION  # nothing would be lost: there is nothing to ask
         # The fingerprint is in the question, so a changed state asks again rather than reusing a yes.
         return Elicit(f"{preview_text(plan.preview())}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
 
@@ -574,7 +582,7 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
     ) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
         args = args_model.model_construct(**arguments)
-        assert isinstance(args, guarded.GuardedArgs)
+        assert isinstance(args, guarded.GuardedArgs | assets.UpdateArgs)
         return await _answer(spec.name, _guarded_call(spec.name, plan, state, args, confirmation))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -592,7 +600,7 @@ async def _guarded_call(
     tool: str,
     plan: guarded.Plan,
     state: AppState,
-    args: guarded.GuardedArgs,
+    args: guarded.Confirmable,
     confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
 ) -> guarded.GuardResult:
     options = state.options
@@ -612,6 +620,10 @@ async def _guarded_call(
         return guarded.GuardResult(tool=tool, performed=True, items=items)
     # No question was asked: nothing to do, or the preview-and-token path. The token is bound to the
     # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
+    if plan.actionable and not plan.needs_confirmation:
+        # A change that removes nothing (adding tags, renaming) is not destructive: it acts at once, audited.
+        items = await guarded.execute(state.client, plan, args, options.audit, explain)
+        return guarded.GuardResult(tool=tool, performed=True, items=items, preview=preview)
     signed = {**args.signed(), "identity": state.client.identity}
     if not plan.actionable and args.confirm_token is None:
         return guarded.GuardResult(tool=tool, performed=False, preview=preview)

@@ -250,6 +250,11 @@ SCENARIOS: dict[str, Scenario] = {
     "share": guarded("share_data_asset", {"users": [{"email": "carol@example.org", "role": "viewer"}]}),
     "transfer": guarded("transfer_data_asset", {"bucket": "cold-archive", "prefix": "2026/", "force": True}),
     "share with nothing to change": nothing_to_do,
+    "update that removes": lambda c, s: guarded_round(
+        c,
+        "update_data_asset",
+        {"data_asset_id": alice_asset(s), "tags": ["only-this"], "custom_metadata": {}, "mount": "moved"},
+    ),
 }
 
 

@@ -32,8 +32,15 @@ READ_TOOLS = {
     "get_custom_metadata_schema",
     "wait_for_data_asset",
 }
-WRITE_TOOLS = {"create_data_asset", "update_data_asset", "unarchive_data_asset"}
-GUARDED_TOOLS = {"archive_data_asset", "delete_data_asset", "share_data_asset", "transfer_data_asset"}
+WRITE_TOOLS = {"create_data_asset", "unarchive_data_asset"}
+# update_data_asset asks for confirmation only when it would remove something; it may be destructive.
+GUARDED_TOOLS = {
+    "update_data_asset",
+    "archive_data_asset",
+    "delete_data_asset",
+    "share_data_asset",
+    "transfer_data_asset",
+}
 
 
 def text(result: CallToolResult) -> str:
@@ -356,21 +363,79 @@ async def test_update_changes_only_the_fields_given(mcp: Client, sandbox: Sandbo
     assert before is not None
     data = (await call(mcp, "update_data_asset", {"data_asset_id": asset_id, "name": "Renamed"})).structured_content
     assert data is not None
-    assert data["changed"] == ["name"]
+    assert data["performed"] is True  # renaming removes nothing: no confirmation
+    assert [change["what"] for change in data["preview"]["items"][0]["changes"]] == ["name"]
     after = sandbox.store.get_asset(asset_id)
     assert after is not None
     assert (after.name, after.description, after.tags) == ("Renamed", before.description, before.tags)
 
 
-async def test_update_adds_and_removes_tags_keeping_the_rest(mcp: Client, sandbox: Sandbox) -> None:
+async def test_update_that_only_adds_tags_acts_at_once(mcp: Client, sandbox: Sandbox) -> None:
     asset_id = alice_asset(sandbox)
     before = sandbox.store.get_asset(asset_id)
     assert before is not None
-    removed = before.tags[0]
-    await call(mcp, "update_data_asset", {"data_asset_id": asset_id, "add_tags": ["new-tag"], "remove_tags": [removed]})
+    result = await call(mcp, "update_data_asset", {"data_asset_id": asset_id, "add_tags": ["new-tag"]})
+    assert result.structured_content is not None
+    assert result.structured_content["performed"] is True
     after = sandbox.store.get_asset(asset_id)
     assert after is not None
-    assert after.tags == [t for t in before.tags if t != removed] + ["new-tag"]
+    assert after.tags == [*before.tags, "new-tag"]
+
+
+REMOVALS = [
+    pytest.param(lambda record: {"remove_tags": [record.tags[0]]}, id="removes a tag"),
+    pytest.param(lambda record: {"tags": []}, id="empties the tags"),
+    pytest.param(lambda record: {"custom_metadata": {}}, id="drops custom metadata"),
+    pytest.param(lambda record: {"mount": "elsewhere"}, id="changes the mount"),
+    pytest.param(lambda record: {"description": ""}, id="empties the description"),
+]
+
+
+def removable_asset(sandbox: Sandbox) -> str:
+    alice = sandbox.users["alice"].id
+    return next(
+        r.id
+        for r in sandbox.store.all_assets()
+        if r.owner_id == alice and r.state == "ready" and r.tags and r.custom_metadata and r.description
+    )
+
+
+@pytest.mark.parametrize("change", REMOVALS)
+async def test_an_update_that_removes_something_previews_and_changes_nothing(
+    mcp: Client, sandbox: Sandbox, change: Any
+) -> None:
+    asset_id = removable_asset(sandbox)
+    before = sandbox.store.get_asset(asset_id)
+    assert before is not None
+    sandbox.request_log.clear()
+    result = await call(mcp, "update_data_asset", {"data_asset_id": asset_id, **change(before)})
+    data = result.structured_content
+    assert data is not None
+    assert data["performed"] is False
+    assert data["confirm_token"]
+    assert "This removes" in data["preview"]["warning"]
+    assert sandbox.request_log.count(committed=True) == 0
+
+
+@pytest.mark.parametrize("change", REMOVALS)
+async def test_a_confirmed_update_that_removes_something_acts_once(mcp: Client, sandbox: Sandbox, change: Any) -> None:
+    asset_id = removable_asset(sandbox)
+    before = sandbox.store.get_asset(asset_id)
+    assert before is not None
+    arguments = {"data_asset_id": asset_id, **change(before)}
+    token = (await call(mcp, "update_data_asset", arguments)).structured_content["confirm_token"]  # type: ignore[index]
+    done = await call(mcp, "update_data_asset", {**arguments, "confirm_token": token})
+    assert done.structured_content is not None
+    assert done.structured_content["performed"] is True
+    assert sandbox.request_log.count(committed=True) == 1
+    after = sandbox.store.get_asset(asset_id)
+    assert after is not None
+    assert (after.tags, after.custom_metadata, after.mount, after.description) != (
+        before.tags,
+        before.custom_metadata,
+        before.mount,
+        before.description,
+    )
 
 
 async def test_update_with_nothing_to_change_is_refused(mcp: Client, sandbox: Sandbox) -> None:

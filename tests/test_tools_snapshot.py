@@ -41,7 +41,7 @@ async def test_tool_names_and_annotations(mcp: Client) -> None:
             "get_custom_metadata_schema": "R-IO",
             "wait_for_data_asset": "R-IO",
             "create_data_asset": "---O",
-            "update_data_asset": "--IO",
+            "update_data_asset": "-DIO",
             "unarchive_data_asset": "--IO",
             "archive_data_asset": "-DIO",
             "delete_data_asset": "-DIO",

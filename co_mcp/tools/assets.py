@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from pydantic import Field, model_validator
@@ -15,7 +15,6 @@ from co_mcp.api.models import (
     CloudWorkstationSource,
     ComputationSource,
     DataAssetParams,
-    DataAssetUpdateParams,
     GCPCloudStorageSource,
     Source,
     Target,
@@ -38,13 +37,11 @@ __all__ = [
     "ProgressFn",
     "UnarchiveArgs",
     "UpdateArgs",
-    "UpdateResult",
     "WaitArgs",
     "WaitResult",
     "create_data_asset",
     "get_data_asset",
     "unarchive_data_asset",
-    "update_data_asset",
     "wait_for_data_asset",
 ]
 
@@ -287,6 +284,9 @@ class UpdateArgs(Args):
     tags: Annotated[Tags | None, Field(description="replaces all tags")] = None
     add_tags: Tags | None = None
     remove_tags: Tags | None = None
+    confirm_token: Annotated[
+        str | None, Field(max_length=300, description="from the preview, after the user's yes")
+    ] = None
 
     @model_validator(mode="after")
     def _coherent(self) -> UpdateArgs:
@@ -305,30 +305,12 @@ class UpdateArgs(Args):
             raise ValueError("nothing to change: give at least one of name, description, mount, custom_metadata, tags")
         return self
 
+    def ids(self) -> list[str]:
+        return [str(self.data_asset_id)]
 
-class UpdateResult(View):
-    asset: AssetSummary
-    changed: list[str]
-
-
-async def update_data_asset(client: CodeOceanClient, args: UpdateArgs) -> UpdateResult:
-    data_asset_id = str(args.data_asset_id)
-    tags = args.tags
-    if args.add_tags or args.remove_tags:
-        # Read-modify-write: the API only replaces the whole list. Order is kept; additions go last.
-        current = (await client.get_data_asset(data_asset_id)).tags or []
-        removing = set(args.remove_tags or [])
-        tags = [t for t in dict.fromkeys([*current, *(args.add_tags or [])]) if t not in removing]
-    params = DataAssetUpdateParams(
-        name=args.name,
-        description=args.description,
-        mount=args.mount,
-        custom_metadata=args.custom_metadata,
-        tags=tags,
-    )
-    updated = await client.update_data_asset(data_asset_id, params)
-    changed = [name for name, value in params.model_dump().items() if value is not None]
-    return UpdateResult(asset=asset_summary(updated), changed=changed)
+    def signed(self) -> dict[str, Any]:
+        """The arguments a confirmation token is bound to: everything but the token."""
+        return self.model_dump(mode="json", exclude={"confirm_token"})
 
 
 # --- unarchive ----------------------------------------------------------------------------------

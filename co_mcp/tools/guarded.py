@@ -19,15 +19,17 @@ from co_mcp.api.models import (
     AWSS3Target,
     DataAssetSearchParams,
     DataAssetType,
+    DataAssetUpdateParams,
     GroupPermission,
     Permissions,
     Target,
     TransferDataParams,
     UserPermission,
 )
-from co_mcp.confirm import fingerprint
+from co_mcp.confirm import canonical, fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError, outcome_unknown
 from co_mcp.text import iso_date
+from co_mcp.tools.assets import UpdateArgs
 from co_mcp.tools.common import Args, BatchArgs, ExplainFn, PlainText
 from co_mcp.tools.views import Foreign, ForeignLine, View, asset_detail
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ArchiveArgs",
     "Change",
+    "Confirmable",
     "DeleteArgs",
     "GuardItem",
     "GuardResult",
@@ -55,6 +58,7 @@ __all__ = [
     "plan_delete",
     "plan_share",
     "plan_transfer",
+    "plan_update",
 ]
 
 PLAN_CONCURRENCY = 8
@@ -128,7 +132,9 @@ class TransferArgs(GuardedArgs):
 class Change(View):
     """One thing the action changes on an asset, before -> after."""
 
-    what: Literal["user", "group", "everyone", "share_assets", "files"]
+    what: Literal[
+        "user", "group", "everyone", "share_assets", "files", "name", "description", "mount", "tag", "custom_metadata"
+    ]
     subject: ForeignLine | None = None  # the user's email or the group's name
     before: ForeignLine
     after: ForeignLine
@@ -191,6 +197,7 @@ class PlanItem:
     changes: list[Change] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     permissions: Permissions | None = None  # share: the permissions to send
+    update: DataAssetUpdateParams | None = None  # update: the body to send
 
     @property
     def actionable(self) -> bool:
@@ -225,6 +232,8 @@ class Plan:
     items: list[PlanItem]
     warning: str
     sends: dict[str, str | bool] | None = None
+    # False for a change that removes nothing (an update that adds tags or renames): it acts without asking.
+    needs_confirmation: bool = True
 
     @property
     def fingerprint(self) -> str:
@@ -463,6 +472,79 @@ async def plan_transfer(client: CodeOceanClient, args: TransferArgs, explain: Ex
     )
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else canonical(value)
+
+
+def _update_changes(asset: DataAsset, args: UpdateArgs) -> tuple[DataAssetUpdateParams, list[Change], list[str]]:
+    """The body to send, each change before -> after, and what of the asset the change would remove."""
+    changes: list[Change] = []
+    removes: list[str] = []
+    body: dict[str, Any] = {}
+    for field_name in ("name", "description", "mount"):
+        wanted, current = getattr(args, field_name), getattr(asset, field_name) or ""
+        if wanted is not None and wanted != current:
+            body[field_name] = wanted
+            changes.append(Change(what=field_name, before=current or "(none)", after=wanted or "(none)"))
+            if field_name == "mount":
+                removes.append("the mount name that capsules and pipelines use to find its files")
+            elif field_name == "description" and current and not wanted:
+                removes.append("its description")
+    current_tags = list(asset.tags or [])
+    tags = args.tags
+    if args.add_tags or args.remove_tags:
+        dropping = set(args.remove_tags or [])
+        tags = [t for t in dict.fromkeys([*current_tags, *(args.add_tags or [])]) if t not in dropping]
+    if tags is not None and tags != current_tags:
+        body["tags"] = tags
+        for tag in current_tags:
+            if tag not in tags:
+                changes.append(Change(what="tag", subject=tag, before="present", after="removed"))
+                removes.append(f"tag {tag!r}")
+        added = [t for t in tags if t not in current_tags]
+        changes += [Change(what="tag", subject=t, before="absent", after="added") for t in added]
+    if args.custom_metadata is not None:
+        current_metadata = dict(asset.custom_metadata or {})
+        if args.custom_metadata != current_metadata:
+            body["custom_metadata"] = args.custom_metadata
+        for key in sorted({*current_metadata, *args.custom_metadata}):
+            before, after = current_metadata.get(key), args.custom_metadata.get(key)
+            if before == after:
+                continue
+            shown_before = "(none)" if before is None else _text(before)
+            shown_after = "(removed)" if after is None else _text(after)
+            changes.append(Change(what="custom_metadata", subject=key, before=shown_before, after=shown_after))
+            if before is not None:
+                removes.append(f"custom metadata {key!r}")
+    return DataAssetUpdateParams(**body), changes, removes
+
+
+async def plan_update(client: CodeOceanClient, args: UpdateArgs, explain: ExplainFn) -> Plan:
+    """An update acts at once, unless it would remove something: tags, metadata values, the mount, the description."""
+    removes: list[str] = []
+
+    async def describe(item: PlanItem) -> None:
+        assert item.asset is not None
+        item.update, item.changes, lost = _update_changes(item.asset, args)
+        removes.extend(lost)
+        item.state["fields"] = {
+            name: getattr(item.asset, name) for name in ("name", "description", "mount", "tags", "custom_metadata")
+        }
+        if not item.changes:
+            item.no_change = "it already has these values"
+
+    items = await _plan(client, args.ids(), explain, describe)
+    return Plan(
+        "update_data_asset",
+        "update",
+        items,
+        "This removes " + "; ".join(removes) + ". Capsules, pipelines and searches that rely on it may break."
+        if removes
+        else "Nothing is removed.",
+        needs_confirmation=bool(removes),
+    )
+
+
 class GuardItem(View):
     """What happened to one asset once the action ran."""
 
@@ -488,6 +570,10 @@ class GuardResult(View):
     next_step: str | None = None
     items: list[GuardItem] | None = None
 
+    def is_error(self) -> bool:
+        # The action ran and nothing came of it: every item failed or could not be acted on.
+        return bool(self.items) and all(item.outcome in ("failed", "skipped") for item in self.items or [])
+
 
 def confirm_instruction(tool: str, expires_in: int) -> str:
     """What the model must do with a token: the human-in-the-loop rule, next to every token."""
@@ -499,7 +585,11 @@ def confirm_instruction(tool: str, expires_in: int) -> str:
     )
 
 
-async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> None:
+# The arguments of a tool that acts through the guard.
+Confirmable = GuardedArgs | UpdateArgs
+
+
+async def _act(client: CodeOceanClient, args: Confirmable, item: PlanItem) -> None:
     data_asset_id = item.data_asset_id
     if isinstance(args, DeleteArgs):
         await client.delete_data_asset(data_asset_id)
@@ -508,6 +598,9 @@ async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> No
     elif isinstance(args, ShareArgs):
         assert item.permissions is not None
         await client.update_permissions(data_asset_id, item.permissions)
+    elif isinstance(args, UpdateArgs):
+        assert item.update is not None
+        await client.update_data_asset(data_asset_id, item.update)
     elif isinstance(args, TransferArgs):
         params = TransferDataParams(
             target=Target(aws=AWSS3Target(bucket=args.bucket, prefix=args.prefix, endpoint_name=args.endpoint_name)),
@@ -519,7 +612,7 @@ async def _act(client: CodeOceanClient, args: GuardedArgs, item: PlanItem) -> No
 
 
 async def execute(
-    client: CodeOceanClient, plan: Plan, args: GuardedArgs, audit: AuditLog, explain: ExplainFn
+    client: CodeOceanClient, plan: Plan, args: Confirmable, audit: AuditLog, explain: ExplainFn
 ) -> list[GuardItem]:
     """Act on each actionable item in order; audit each attempt before reporting it."""
     outcomes: list[GuardItem] = []
