@@ -423,7 +423,9 @@ async def test_a_confirmed_update_that_removes_something_acts_once(mcp: Client, 
     before = sandbox.store.get_asset(asset_id)
     assert before is not None
     arguments = {"data_asset_id": asset_id, **change(before)}
-    token = (await call(mcp, "update_data_asset", arguments)).structured_content["confirm_token"]  # type: ignore[index]
+    preview = (await call(mcp, "update_data_asset", arguments)).structured_content
+    assert preview is not None
+    token = preview["confirm_token"]
     done = await call(mcp, "update_data_asset", {**arguments, "confirm_token": token})
     assert done.structured_content is not None
     assert done.structured_content["performed"] is True
