@@ -362,6 +362,24 @@ async def read_errors(client: Client, sandbox: Sandbox, ids: list[str], seen: Se
     return calls
 
 
+async def act_with_errors(client: Client, sandbox: Sandbox, ids: list[str], seen: Seen) -> int:
+    """Confirmed actions that Code Ocean refuses (failed) or breaks off (unknown) with poisoned messages."""
+    texts = list(CORPUS.values())
+    calls = 0
+    for tool, operation, status in (("archive_data_asset", "archive", 409), ("delete_data_asset", "delete", 500)):
+        arguments = {"data_asset_ids": ids[:3]}
+        preview = await client.call_tool(tool, arguments)
+        token = (preview.structured_content or {}).get("confirm_token")
+        assert token is not None, preview
+        sandbox.faults.script(operation, [Fault("error", status, message=texts[n % len(texts)]) for n in range(30)])
+        seen.result(
+            f"{tool} (poisoned error while acting)", await client.call_tool(tool, {**arguments, "confirm_token": token})
+        )
+        sandbox.faults.clear()
+        calls += 2
+    return calls
+
+
 # A file's text is shown as it is (after a header line), not as a JSON literal: only its hidden
 # characters are checked, not where the injection phrases stand.
 FILE_CONTENT = "read_data_asset_file (hostile storage)"
@@ -431,6 +449,8 @@ async def test_no_hidden_character_reaches_the_model(capsys: pytest.CaptureFixtu
         async with Client(build_server(lambda sandbox=sandbox: client_for(sandbox)), mode=mode) as client:  # type: ignore[misc]
             calls += await read_back(client, ids, seen)
             calls += await read_errors(client, sandbox, ids, seen)
+            sandbox.faults.clear()
+            calls += await act_with_errors(client, sandbox, ids, seen)
         hostile = lambda sandbox=sandbox: CodeOceanClient(  # noqa: E731
             SANDBOX_URL,
             sandbox.token_for("alice"),
