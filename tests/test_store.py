@@ -94,7 +94,7 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0:
         # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
         shutil.chown(root, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
+        as_owner = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
     data, port = root / "data", free_port()
 
     def run(*command: str) -> None:
