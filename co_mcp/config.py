@@ -91,10 +91,22 @@ class Settings(BaseSettings):
         "only that way (elicit), or always by preview and confirm_token (token)",
     )
     confirm_secret: SecretStr | None = Field(
-        default=None, description="Signs confirm tokens; share it across replicas (default: random per process)"
+        default=None,
+        description="Signs confirm tokens; the same on every replica (default: made once, kept in the state "
+        "directory as confirm-secret)",
     )
     confirm_ttl: int = Field(default=300, ge=30, le=3600, description="Seconds a confirm_token stays valid")
     audit_log: str | None = Field(default=None, description="Audit log file; '-' for stderr (default: state dir)")
+    state_dir: Path | None = Field(
+        default=None,
+        description="Directory of the audit log, confirm-secret and state.sqlite3 (default: the user's state "
+        "directory, e.g. ~/.local/state/co-mcp)",
+    )
+    state_url: SecretStr | None = Field(
+        default=None,
+        description="Database of used confirmations shared by every replica, e.g. postgresql://user:pw@db/co_mcp "
+        "(default: state.sqlite3 in the state directory, shared by the processes of one machine)",
+    )
 
     http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
     http_sessions: bool = Field(
@@ -120,6 +132,18 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"CO_MCP_CREDENTIALS is not valid JSON (line {exc.lineno}, column {exc.colno})"
                 ) from None
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from co_mcp.store import check_url
+
+            try:
+                check_url(value.get_secret_value())
+            except ConfigurationError as exc:
+                raise ValueError(str(exc).removeprefix("CO_MCP_STATE_URL ")) from None
         return value
 
     @field_validator("allowed_hosts", "allowed_origins", "tools", "disable", mode="before")

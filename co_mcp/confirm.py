@@ -1,15 +1,18 @@
 """Confirmation tokens for destructive actions: stateless, tamper-proof, bound to one previewed action.
 
-A token is ``v1.<expiry>.<fingerprint>.<mac>`` where mac = HMAC-SHA256(secret, "v1" | tool | canonical
-arguments | fingerprint of the previewed state | expiry). The fingerprint is a digest, not the state.
-Nothing is stored server-side, so it works with stateless HTTP and across replicas that share the
-secret (``CO_MCP_CONFIRM_SECRET``). A token is refused when:
+A token is ``v2.<expiry>.<fingerprint>.<nonce>.<mac>`` where mac = HMAC-SHA256(secret, "v2" | tool |
+canonical arguments | fingerprint of the previewed state | expiry | nonce). The fingerprint is a digest,
+not the state; the nonce makes every token issued a different one, even for the same action on the same
+state within one second. Checking needs no server-side memory, so it works with stateless HTTP and
+across replicas that share the secret. A token is refused when:
 
 * it was altered, or made with another secret (the MAC does not match);
 * the arguments differ from the previewed ones (they are inside the MAC);
-* the state changed since the preview (the fingerprint is recomputed from a fresh read at confirm
-  time, so a token replayed after the action also fails: the action itself changed the state);
+* the state changed since the preview (the fingerprint is recomputed from a fresh read at confirm time);
 * it expired (default 5 minutes).
+
+That a token acts at most once is the server's record of used confirmations (``co_mcp.store``): a
+check here says a token is authentic and current, not that it is unused.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any
 __all__ = ["DEFAULT_TTL", "Refusal", "TokenSigner", "canonical", "fingerprint"]
 
 DEFAULT_TTL = 300
-_VERSION = "v1"
+_VERSION = "v2"
+_NONCE_BYTES = 8
 
 
 def canonical(value: Any) -> str:
@@ -44,7 +48,7 @@ class Refusal(Enum):
     MALFORMED = "the confirm_token is not one this server issued"
     MISMATCH = "the confirm_token belongs to a different action, different arguments, or another server"
     EXPIRED = "the confirm_token expired"
-    CHANGED = "the data asset changed since the preview (or the action already happened)"
+    CHANGED = "the data asset changed since the preview"
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,16 @@ class TokenSigner:
         """A per-process secret: right for one server process; replicas need a shared one."""
         return cls(secrets.token_bytes(32), ttl)
 
-    def _mac(self, tool: str, arguments: dict[str, Any], state_fingerprint: str, expiry: int) -> str:
-        message = "\n".join([_VERSION, tool, canonical(arguments), state_fingerprint, str(expiry)]).encode()
+    def _mac(self, tool: str, arguments: dict[str, Any], state_fingerprint: str, expiry: int, nonce: str) -> str:
+        message = "\n".join([_VERSION, tool, canonical(arguments), state_fingerprint, str(expiry), nonce]).encode()
         digest = hmac.new(self.secret, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def issue(self, tool: str, arguments: dict[str, Any], state_fingerprint: str, *, now: float | None = None) -> str:
         expiry = int((time.time() if now is None else now) + self.ttl)
-        mac = self._mac(tool, arguments, state_fingerprint, expiry)
-        return f"{_VERSION}.{expiry}.{state_fingerprint}.{mac}"
+        nonce = base64.urlsafe_b64encode(secrets.token_bytes(_NONCE_BYTES)).decode().rstrip("=")
+        mac = self._mac(tool, arguments, state_fingerprint, expiry, nonce)
+        return f"{_VERSION}.{expiry}.{state_fingerprint}.{nonce}.{mac}"
 
     def check(
         self, token: str, tool: str, arguments: dict[str, Any], *, current: str, now: float | None = None
@@ -79,10 +84,10 @@ class TokenSigner:
         apart from a forged or mismatched token without any server-side memory.
         """
         parts = token.strip().split(".")
-        if len(parts) != 4 or parts[0] != _VERSION or not parts[1].isdigit() or len(parts[2]) != 32:
+        if len(parts) != 5 or parts[0] != _VERSION or not parts[1].isdigit() or len(parts[2]) != 32:
             return Refusal.MALFORMED
-        expiry, previewed, mac = int(parts[1]), parts[2], parts[3]
-        if not hmac.compare_digest(self._mac(tool, arguments, previewed, expiry), mac):
+        expiry, previewed, nonce, mac = int(parts[1]), parts[2], parts[3], parts[4]
+        if not hmac.compare_digest(self._mac(tool, arguments, previewed, expiry, nonce), mac):
             return Refusal.MISMATCH
         if expiry < (time.time() if now is None else now):
             return Refusal.EXPIRED

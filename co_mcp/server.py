@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -37,6 +38,7 @@ from mcp.server.mcpserver import (
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.request_state import AESGCMRequestStateCodec
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -60,9 +62,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
 from co_mcp.audit import AuditLog
-from co_mcp.confirm import TokenSigner
+from co_mcp.confirm import Refusal, TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, preview_text, render
+from co_mcp.store import ConfirmationStore, StoreError, Used, confirmation_key
 from co_mcp.text import clean
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.common import ExplainFn
@@ -122,17 +125,34 @@ class ServerOptions:
     confirm: ConfirmMode = "auto"
     signer: TokenSigner = field(default_factory=TokenSigner.random)
     audit: AuditLog = field(default_factory=lambda: AuditLog("-"))
+    # Which confirmations were used: each acts at most once (in memory unless from_settings picks a shared one).
+    store: ConfirmationStore = field(default_factory=ConfirmationStore)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sandbox: bool = False) -> ServerOptions:
         from co_mcp.audit import default_audit_path
+        from co_mcp.store import load_or_create_secret, state_files
 
+        default_audit = default_audit_path(sandbox=sandbox)
+        state_dir = settings.state_dir.expanduser() if settings.state_dir is not None else default_audit.parent
+        secret_file, state_file = state_files(state_dir, sandbox=sandbox)
         secret = settings.confirm_secret
-        signer = (
-            TokenSigner(secret.get_secret_value().encode(), settings.confirm_ttl)
-            if secret is not None
-            else TokenSigner.random(settings.confirm_ttl)
-        )
+        if secret is not None:
+            signer = TokenSigner(secret.get_secret_value().encode(), settings.confirm_ttl)
+        else:
+            try:
+                # Kept across restarts, and shared by every process with this state directory.
+                signer = TokenSigner(load_or_create_secret(secret_file), settings.confirm_ttl)
+            except OSError as exc:
+                log.warning(
+                    "cannot keep the confirm secret in %s (%s): confirm tokens will not survive a restart; set "
+                    "CO_MCP_CONFIRM_SECRET, or CO_MCP_STATE_DIR to a writable directory",
+                    secret_file,
+                    type(exc).__name__,
+                )
+                signer = TokenSigner.random(settings.confirm_ttl)
+        url = settings.state_url
+        store = ConfirmationStore(url.get_secret_value()) if url is not None else ConfirmationStore.sqlite(state_file)
         return cls(
             credentials=settings.credential_sets(),
             read_only=settings.read_only,
@@ -141,9 +161,10 @@ class ServerOptions:
             confirm=settings.confirm,
             signer=signer,
             audit=AuditLog(
-                settings.audit_log if settings.audit_log is not None else default_audit_path(sandbox=sandbox),
+                settings.audit_log if settings.audit_log is not None else state_dir / default_audit.name,
                 domain="sandbox" if sandbox else settings.codeocean_domain,
             ),
+            store=store,
         )
 
 
@@ -605,6 +626,7 @@ async def _guarded_call(
 ) -> guarded.GuardResult:
     options = state.options
     preview = plan.preview()
+    sealed = _SEALED_STATE.get()
     if isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
         verb = "declined" if isinstance(confirmation, DeclinedElicitation) else "cancelled"
         return guarded.GuardResult(
@@ -616,8 +638,16 @@ async def _guarded_call(
             return guarded.GuardResult(
                 tool=tool, performed=False, refused="The user did not confirm; nothing was done.", preview=preview
             )
-        items = await guarded.execute(state.client, plan, args, options.audit, explain)
-        return guarded.GuardResult(tool=tool, performed=True, items=items)
+        # A 2025-11-25 answer came over the back-channel within this call and cannot be sent again; a
+        # 2026-07-28 one rides sealed request state that a client can resend, so that state is claimed.
+        key = confirmation_key("request_state", sealed) if sealed is not None else None
+        return await _act_once(tool, plan, state, args, key, keep_for=REQUEST_STATE_TTL)
+    if sealed is not None:
+        # Request state came back but no question was asked: the state changed since the question was
+        # answered, perhaps because that answer already acted. If it did, say so rather than "nothing to do".
+        used = await _lookup(options.store, confirmation_key("request_state", sealed))
+        if used is not None:
+            return guarded.GuardResult(tool=tool, performed=False, refused=used.sentence())
     # No question was asked: nothing to do, or the preview-and-token path. The token is bound to the
     # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
     if plan.actionable and not plan.needs_confirmation:
@@ -645,14 +675,104 @@ async def _guarded_call(
     )
     if args.confirm_token is not None:
         refusal = options.signer.check(args.confirm_token, tool, signed, current=plan.fingerprint)
-        if refusal is None and plan.actionable:
-            items = await guarded.execute(state.client, plan, args, options.audit, explain)
-            return guarded.GuardResult(tool=tool, performed=True, items=items)
+        if refusal not in (Refusal.MALFORMED, Refusal.MISMATCH):
+            # An authentic token acts at most once: claimed before acting; once used, it says what it did.
+            key = confirmation_key("confirm_token", args.confirm_token)
+            if refusal is None and plan.actionable:
+                return await _act_once(tool, plan, state, args, key, keep_for=options.signer.ttl, offer=offer)
+            used = await _lookup(options.store, key)
+            if used is not None:
+                return _already_used(tool, plan, used, offer)
         if refusal is not None:
             again = " This is a fresh preview with a new token." if fresh else ""
             refused = f"{refusal.value}; nothing was done.{again}"
             return guarded.GuardResult(tool=tool, performed=False, refused=refused, preview=preview, **offer)
     return guarded.GuardResult(tool=tool, performed=False, preview=preview, **offer)
+
+
+async def _act_once(
+    tool: str,
+    plan: guarded.Plan,
+    state: AppState,
+    args: guarded.Confirmable,
+    key: str | None,
+    *,
+    keep_for: float,
+    offer: dict[str, Any] | None = None,
+) -> guarded.GuardResult:
+    """Act on a confirmed plan unless its confirmation already acted.
+
+    The claim comes before the action: of any number of concurrent or repeated uses of one confirmation,
+    in any process sharing the store, exactly one acts. What it did is recorded for the others to report.
+    """
+    store = state.options.store
+    if key is not None:
+        try:
+            used = await store.claim(key, keep_for=keep_for)
+        except StoreError:
+            return guarded.GuardResult(
+                tool=tool,
+                performed=False,
+                refused="The record of used confirmations cannot be reached, so this confirmation cannot be marked "
+                "used; nothing was done. Try again shortly; the server's log says what failed.",
+            )
+        if used is not None:
+            return _already_used(tool, plan, used, offer or {})
+    items = await guarded.execute(state.client, plan, args, state.options.audit, explain)
+    if key is not None:
+        counts = Counter(item.outcome.replace("_", " ") for item in items)
+        done = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+        await store.record(key, f"{tool} on {len(items)} data asset(s): {done}")
+    return guarded.GuardResult(tool=tool, performed=True, items=items)
+
+
+def _already_used(tool: str, plan: guarded.Plan, used: Used, offer: dict[str, Any]) -> guarded.GuardResult:
+    """A used confirmation's one answer: what it did, and (only if there is still something to do) a new token,
+    which travels with its preview and next step like every token."""
+    if not offer:
+        return guarded.GuardResult(tool=tool, performed=False, refused=used.sentence())
+    return guarded.GuardResult(
+        tool=tool,
+        performed=False,
+        refused=f"{used.sentence()} This is a fresh preview with a new token.",
+        preview=plan.preview(),
+        **offer,
+    )
+
+
+async def _lookup(store: ConfirmationStore, key: str) -> Used | None:
+    """Whether a confirmation that cannot act anyway was used; unknown (None) if the store cannot say."""
+    try:
+        return await store.lookup(key)
+    except StoreError:
+        return None
+
+
+# The sealed request state the current request presented (2026-07-28), set when the SDK unseals it.
+_SEALED_STATE: ContextVar[str | None] = ContextVar("co_mcp_sealed_request_state", default=None)
+# How long sealed request state stays valid, so how long its use is remembered. The SDK's default.
+REQUEST_STATE_TTL = 600.0
+
+
+class _RememberingCodec:
+    """The SDK's AES-GCM request-state codec, noting the sealed state each request presents.
+
+    The tool sees only the unsealed state, which is the same for every asking of one question; the sealed
+    form differs each time (a random nonce), so it names one asked-and-answered question. A confirmation
+    claims its digest: one answer, however often the client sends it, acts at most once. The SDK unseals
+    in the request's own task before the tool runs, so the context variable belongs to that request.
+    """
+
+    def __init__(self, keys: list[bytes]) -> None:
+        self._codec = AESGCMRequestStateCodec(keys)
+
+    def seal(self, payload: bytes) -> str:
+        return self._codec.seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        payload = self._codec.unseal(token)
+        _SEALED_STATE.set(token)
+        return payload
 
 
 def _build_tool(spec: ToolSpec) -> Tool:
@@ -1088,7 +1208,8 @@ def _construct(chosen: list[ToolSpec], options: ServerOptions, lifespan: Any) ->
         # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
         # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
         request_state_security=RequestStateSecurity(
-            keys=[hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]
+            codec=_RememberingCodec([hashlib.sha256(b"co-mcp request state\0" + options.signer.secret).digest()]),
+            ttl=REQUEST_STATE_TTL,
         ),
     )
 

@@ -25,8 +25,8 @@ def test_a_tampered_token_is_refused() -> None:
 
 
 def test_a_token_with_a_pushed_expiry_is_refused() -> None:
-    version, expiry, state, mac = signer().issue("delete_data_asset", ARGS, STATE, now=NOW).split(".")
-    stretched = ".".join([version, str(int(expiry) + 3600), state, mac])
+    version, expiry, state, nonce, mac = signer().issue("delete_data_asset", ARGS, STATE, now=NOW).split(".")
+    stretched = ".".join([version, str(int(expiry) + 3600), state, nonce, mac])
     assert signer().check(stretched, "delete_data_asset", ARGS, current=STATE, now=NOW) is Refusal.MISMATCH
 
 
@@ -63,3 +63,11 @@ def test_garbage_is_malformed() -> None:
 
 def test_canonical_json_ignores_key_order() -> None:
     assert canonical({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == canonical({"a": [1, {"c": 3, "d": 2}], "b": 1})
+
+
+def test_two_tokens_for_the_same_action_in_the_same_second_differ() -> None:
+    # Each issued token can be used once, so a fresh preview must never hand out one already used.
+    first = signer().issue("delete_data_asset", ARGS, STATE, now=NOW)
+    second = signer().issue("delete_data_asset", ARGS, STATE, now=NOW)
+    assert first != second
+    assert signer().check(second, "delete_data_asset", ARGS, current=STATE, now=NOW) is None

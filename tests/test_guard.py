@@ -285,7 +285,9 @@ async def test_a_token_replayed_after_the_action_is_refused(
         replay = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
     assert replay.structured_content is not None
     assert replay.structured_content["performed"] is False
-    assert "changed since the preview" in replay.structured_content["refused"]
+    assert "This confirmation was already used at " in replay.structured_content["refused"]
+    assert "archive_data_asset on 1 data asset(s): 1 done; nothing was done again." in text(replay)
+    assert replay.structured_content.get("confirm_token") is None
     assert destructive_requests(sandbox) == []
 
 

@@ -1,0 +1,552 @@
+"""The shared state store: each confirmation acts at most once, and the confirm secret survives a restart.
+
+The witness is the sandbox's request log: how many destructive requests reached "Code Ocean". Through
+the real protocol in-process (both eras for tokens; 2026-07-28 for request state, the only era in which
+an answered question can be sent again), and across real co-mcp processes sharing an SQLite file or a
+PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult, ElicitResult, InputRequiredResult, InputResponses
+
+from co_mcp.config import Settings, load_settings
+from co_mcp.errors import ConfigurationError
+from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.server import running
+from co_mcp.server import ServerOptions
+from co_mcp.store import CLOCK_SKEW, ConfirmationStore, StoreError, load_or_create_secret, state_files
+from tests.conftest import ServerFactory
+from tests.test_config_examples import CO_MCP, HTTP, clean_env, compose, env_file, free_port
+from tests.test_guard import CASES, IDS, Case, answering, destructive_requests, target, text
+
+pytestmark = pytest.mark.anyio
+
+ALREADY = "This confirmation was already used at "
+BURST = 8
+YES = {"confirm": True}
+
+
+async def together(count: int, call: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    """``count`` calls started at once; their results in order."""
+    results: list[Any] = [None] * count
+
+    async def one(index: int) -> None:
+        results[index] = await call(index)
+
+    async with anyio.create_task_group() as group:
+        for index in range(count):
+            group.start_soon(one, index)
+    return results
+
+
+def performed(result: CallToolResult) -> bool:
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    return bool(result.structured_content["performed"])
+
+
+def refusals(results: list[CallToolResult]) -> list[str]:
+    return [str((r.structured_content or {}).get("refused")) for r in results if not performed(r)]
+
+
+# --- PostgreSQL: a real server, started for this session ---------------------------------------------------
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found is not None:
+        return Path(found).resolve().parent
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return installed[-1].parent if installed else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (initdb + pg_ctl in a temporary directory)."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        reason = "PostgreSQL is not installed (no initdb); .ci/run installs it with apt-get"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI must run these tests, never skip them
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="co-mcp-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
+        shutil.chown(root, "postgres")
+        as_owner = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_owner, *command], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "comcp", "-E", "UTF8", "--no-sync")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60", "-o", options, "start")
+    try:
+        yield f"postgresql://comcp@127.0.0.1:{port}/postgres"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConfirmationStore]:
+    if request.param == "memory":
+        made = ConfirmationStore()
+    elif request.param == "sqlite":
+        made = ConfirmationStore.sqlite(tmp_path / "state.sqlite3")
+    else:
+        made = ConfirmationStore(request.getfixturevalue("postgres_url"))
+    yield made
+    made.close()
+
+
+def key() -> str:
+    # The PostgreSQL database lives for the session: every test claims keys of its own.
+    return uuid.uuid4().hex * 2
+
+
+# --- the store itself ----------------------------------------------------------------------------------------
+
+
+async def test_of_concurrent_claims_of_one_key_exactly_one_wins(store: ConfirmationStore) -> None:
+    claimed = key()
+    results = await together(BURST, lambda _: store.claim(claimed, keep_for=300))
+    assert sum(result is None for result in results) == 1
+
+
+async def test_a_second_claim_says_when_the_first_was_and_what_it_did(store: ConfirmationStore) -> None:
+    claimed = key()
+    before = time.time()
+    assert await store.claim(claimed, keep_for=300) is None
+    await store.record(claimed, "delete_data_asset on 1 data asset(s): 1 done")
+    again = await store.claim(claimed, keep_for=300)
+    assert again is not None
+    assert again.outcome == "delete_data_asset on 1 data asset(s): 1 done"
+    assert again.at is not None
+    assert before - 1 <= again.at <= time.time() + 1
+
+
+async def test_a_lookup_does_not_claim(store: ConfirmationStore) -> None:
+    looked = key()
+    assert await store.lookup(looked) is None
+    assert await store.claim(looked, keep_for=300) is None
+    assert await store.lookup(looked) is not None
+
+
+async def test_rows_past_their_expiry_are_pruned(store: ConfirmationStore) -> None:
+    old = key()
+    assert await store.claim(old, keep_for=-CLOCK_SKEW - 1) is None  # expired the moment it was claimed
+    store._pruned = 0.0  # the next claim prunes, as one does at most once a minute
+    assert await store.claim(key(), keep_for=300) is None
+    assert await store.lookup(old) is None
+
+
+async def test_two_stores_on_one_sqlite_file_let_one_claim_win(tmp_path: Path) -> None:
+    # Two engines on one file behave as two processes would: separate connections, one database.
+    first, second = ConfirmationStore.sqlite(tmp_path / "s.sqlite3"), ConfirmationStore.sqlite(tmp_path / "s.sqlite3")
+    claimed = key()
+    results = await together(BURST, lambda i: (first if i % 2 else second).claim(claimed, keep_for=300))
+    first.close()
+    second.close()
+    assert sum(result is None for result in results) == 1
+
+
+async def test_the_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "state.sqlite3"
+    store = ConfirmationStore.sqlite(path)
+    await store.claim(key(), keep_for=300)
+    store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_an_unreachable_database_fails_the_claim_and_never_logs_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = ConfirmationStore(f"postgresql://comcp:pw-canary-123@127.0.0.1:{free_port()}/postgres")
+    with caplog.at_level(logging.ERROR), pytest.raises(StoreError) as failed:
+        await store.claim(key(), keep_for=300)
+    assert "pw-canary-123" not in caplog.text
+    assert "pw-canary-123" not in str(failed.value)
+    assert "comcp:***@127.0.0.1" in caplog.text
+
+
+def test_a_state_url_for_an_unsupported_database_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CO_MCP_STATE_URL", "mysql://user:pw-canary@db/co_mcp")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert "CO_MCP_STATE_URL" in str(refused.value)
+    assert "pw-canary" not in str(refused.value)
+
+
+# --- the confirm secret --------------------------------------------------------------------------------------
+
+
+def test_the_secret_is_made_once_private_and_then_read(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "confirm-secret"
+    first = load_or_create_secret(path)
+    assert len(first) == 64
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_secret(path) == first
+
+
+def test_processes_starting_at_once_agree_on_one_secret(tmp_path: Path) -> None:
+    path = tmp_path / "confirm-secret"
+    start = time.time() + 1.5  # every process waits for this moment, then creates or reads
+    script = (
+        "import sys, time; from pathlib import Path; from co_mcp.store import load_or_create_secret\n"
+        f"time.sleep(max(0.0, {start} - time.time()))\n"
+        "print(load_or_create_secret(Path(sys.argv[1])).decode())"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    secrets = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert all(process.returncode == 0 for process in processes)
+    assert secrets == {path.read_text().strip()}
+
+
+def test_a_damaged_secret_file_is_named_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "confirm-secret"
+    path.write_text("not a secret\n")
+    with pytest.raises(ConfigurationError) as refused:
+        load_or_create_secret(path, wait=0.0)
+    assert str(path) in str(refused.value)
+    assert path.read_text() == "not a secret\n"
+
+
+def test_the_configured_secret_wins_and_no_file_is_made(tmp_path: Path) -> None:
+    options = ServerOptions.from_settings(Settings(confirm_secret="configured-secret-" + "0" * 32, state_dir=tmp_path))
+    assert options.signer.secret == b"configured-secret-" + b"0" * 32
+    assert not (tmp_path / "confirm-secret").exists()
+
+
+def test_without_a_configured_secret_the_state_directory_keeps_one(tmp_path: Path) -> None:
+    first = ServerOptions.from_settings(Settings(state_dir=tmp_path))
+    second = ServerOptions.from_settings(Settings(state_dir=tmp_path))
+    assert first.signer.secret == second.signer.secret == (tmp_path / "confirm-secret").read_text().strip().encode()
+    assert first.store.describe() == str(tmp_path / "state.sqlite3")
+
+
+def test_the_sandbox_keeps_its_own_secret_and_store(tmp_path: Path) -> None:
+    options = ServerOptions.from_settings(Settings(state_dir=tmp_path), sandbox=True)
+    secret, state = state_files(tmp_path, sandbox=True)
+    assert options.signer.secret == secret.read_text().strip().encode()
+    assert options.store.describe() == str(state)
+    assert not (tmp_path / "confirm-secret").exists()
+
+
+def test_an_unwritable_state_directory_falls_back_to_a_per_process_secret(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING):
+        options = ServerOptions.from_settings(Settings(state_dir=blocked / "state", audit_log="-"))
+    assert len(options.signer.secret) == 32
+    assert "will not survive a restart" in caplog.text
+
+
+# --- at most once, in-process --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_concurrent_confirmations_with_one_token_act_once(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode=mode) as client:
+        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
+        sandbox.request_log.clear()
+        results = await together(BURST, lambda _: client.call_tool(case.tool, {**arguments, "confirm_token": token}))
+    assert destructive_requests(sandbox) == [case.operation]
+    assert sum(performed(result) for result in results) == 1
+    assert all(ALREADY in refused for refused in refusals(results))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_a_token_replayed_after_the_action_says_what_it_did_and_acts_no_more(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode=mode) as client:
+        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
+        assert performed(await client.call_tool(case.tool, {**arguments, "confirm_token": token}))
+        sandbox.request_log.clear()
+        replay = await client.call_tool(case.tool, {**arguments, "confirm_token": token})
+    assert not performed(replay)
+    assert ALREADY in text(replay)
+    assert f"{case.tool} on 1 data asset(s): 1 done; nothing was done again." in text(replay)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_used_token_whose_action_could_happen_again_comes_with_a_fresh_preview(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server(), mode=mode) as client:
+        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
+        assert performed(await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token}))
+        record = sandbox.store.get_asset(asset_id)
+        assert record is not None
+        record.archived = False  # someone unarchives it: the previewed state is back
+        sandbox.store.save_asset(record)
+        sandbox.request_log.clear()
+        replay = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+        fresh = replay.structured_content["confirm_token"]
+        again = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": fresh})
+    assert ALREADY in replay.structured_content["refused"]
+    assert "This is a fresh preview with a new token." in replay.structured_content["refused"]
+    assert fresh != token
+    assert performed(again)
+    assert destructive_requests(sandbox) == ["archive"]
+
+
+async def test_a_confirmation_is_refused_when_the_store_cannot_record_it(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    arguments = {"data_asset_ids": [target(sandbox)]}
+    async with Client(make_server(store=ConfirmationStore.sqlite(blocked / "state.sqlite3")), mode=mode) as client:
+        token = (await client.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
+        sandbox.request_log.clear()
+        result = await client.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert not performed(result)
+    assert "cannot be marked used; nothing was done" in text(result)
+    assert destructive_requests(sandbox) == []
+
+
+# Request state exists only in 2026-07-28 ("auto"): in 2025-11-25 the answer comes over the back-channel
+# within the call and cannot be sent again.
+
+
+async def ask(client: Client, case: Case, arguments: dict[str, Any]) -> InputRequiredResult:
+    asked = await client.session.call_tool(case.tool, arguments, allow_input_required=True)
+    assert isinstance(asked, InputRequiredResult), asked
+    return asked
+
+
+async def answer(client: Client, case: Case, arguments: dict[str, Any], asked: InputRequiredResult) -> Any:
+    """Send the user's yes to ``asked``, as the client does: the answers and the request state echoed."""
+    assert asked.input_requests is not None
+    yes: InputResponses = {name: ElicitResult(action="accept", content=YES) for name in asked.input_requests}
+    return await client.session.call_tool(
+        case.tool, arguments, input_responses=yes, request_state=asked.request_state, allow_input_required=True
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_concurrent_resends_of_one_answered_question_act_once(
+    case: Case, make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        sandbox.request_log.clear()
+        results = await together(BURST, lambda _: answer(client, case, arguments, asked))
+    assert destructive_requests(sandbox) == [case.operation]
+    assert sum(performed(result) for result in results) == 1
+    assert all(ALREADY in refused for refused in refusals(results))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tool != "transfer_data_asset"], ids=IDS[:3])
+async def test_an_answered_question_resent_after_the_action_says_it_already_happened(
+    case: Case, make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        assert performed(await answer(client, case, arguments, asked))
+        sandbox.request_log.clear()
+        replay = await answer(client, case, arguments, asked)
+    assert isinstance(replay, CallToolResult)
+    assert not performed(replay)
+    assert ALREADY in text(replay)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_an_answered_transfer_resent_after_it_happened_asks_again_about_the_new_state(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    # After a transfer there is still something to do (transfer again, from the new place): the resent
+    # answer is to an older question, so the user is asked the new one rather than told "already".
+    case = next(c for c in CASES if c.tool == "transfer_data_asset")
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        assert performed(await answer(client, case, arguments, asked))
+        sandbox.request_log.clear()
+        replay = await answer(client, case, arguments, asked)
+    assert isinstance(replay, InputRequiredResult)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_new_question_about_a_state_seen_before_can_act_again(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    # What is claimed is one asked-and-answered question, not "this action on this state": when the
+    # asset is unarchived and the user is asked again and says yes again, the archive happens again.
+    asset_id = target(sandbox)
+    async with Client(make_server(), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        sandbox.request_log.clear()
+        for _ in range(2):
+            assert performed(await client.call_tool("archive_data_asset", {"data_asset_ids": [asset_id]}))
+            record = sandbox.store.get_asset(asset_id)
+            assert record is not None
+            record.archived = False
+            sandbox.store.save_asset(record)
+    assert destructive_requests(sandbox) == ["archive", "archive"]
+
+
+# --- at most once, across processes --------------------------------------------------------------------------
+
+
+@contextmanager
+def deployment_workers(count: int, env: dict[str, str], logs: Path) -> Iterator[list[str]]:
+    """``count`` co-mcp processes running the HTTP example's worker command, on 127.0.0.1; yields /mcp URLs."""
+    command = list(compose()["services"]["co-mcp"]["command"])
+    command[command.index("--host") + 1] = "127.0.0.1"
+    workers, urls = [], []
+    try:
+        for index in range(count):
+            port = free_port()
+            command[command.index("--port") + 1] = str(port)
+            with (logs / f"worker-{index}.log").open("w") as log:
+                workers.append(subprocess.Popen([str(CO_MCP), *command[1:]], env=env, stdout=log, stderr=log))
+            urls.append(f"http://127.0.0.1:{port}/mcp")
+        deadline = time.monotonic() + 60
+        for index, (worker, url) in enumerate(zip(workers, urls, strict=True)):
+            while True:
+                assert worker.poll() is None, (logs / f"worker-{index}.log").read_text()
+                try:
+                    httpx2.get(url, timeout=1)
+                    break
+                except httpx2.TransportError:
+                    assert time.monotonic() < deadline, "a worker did not start listening within 60 s"
+                    time.sleep(0.1)
+        yield urls
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=15)
+
+
+def deployment_env(tmp_path: Path, domain: str, token: str, **extra: str) -> dict[str, str]:
+    """The example's shared settings and its workers' environment, aimed at the sandbox; state under tmp_path."""
+    environment = dict(compose()["services"]["co-mcp"].get("environment") or {})
+    state_dir = environment.pop("CO_MCP_STATE_DIR")  # the shared volume's mount point in the example
+    assert state_dir in {volume.split(":")[1] for volume in compose()["services"]["co-mcp"]["volumes"]}
+    return (
+        clean_env(tmp_path)
+        | env_file(HTTP / "co-mcp.env")
+        | environment
+        | {"CODEOCEAN_DOMAIN": domain, "CODEOCEAN_TOKEN": token, "CO_MCP_STATE_DIR": str(tmp_path / "state")}
+        | extra
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_two_worker_processes_act_once_on_eight_concurrent_confirmations_of_one_token(
+    backend: str, sandbox: Sandbox, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    extra = {"CO_MCP_STATE_URL": request.getfixturevalue("postgres_url")} if backend == "postgres" else {}
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    bearer = {"Authorization": f"Bearer {env_file(HTTP / 'co-mcp.env')['CO_MCP_HTTP_TOKEN']}"}
+    with running(sandbox) as base_url:
+        env = deployment_env(tmp_path, base_url, sandbox.token_for("alice"), **extra)
+        with deployment_workers(2, env, tmp_path) as urls:
+            first_http = httpx2.AsyncClient(headers=bearer, timeout=60)
+            second_http = httpx2.AsyncClient(headers=bearer, timeout=60)
+            async with (
+                first_http,
+                second_http,
+                Client(streamable_http_client(urls[0], http_client=first_http)) as first,
+                Client(streamable_http_client(urls[1], http_client=second_http)) as second,
+            ):
+                token = (await first.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
+                sandbox.request_log.clear()
+                confirmed = {**arguments, "confirm_token": token}
+                results = await together(
+                    BURST, lambda i: (first, second)[i % 2].call_tool("delete_data_asset", confirmed)
+                )
+                replay = await second.call_tool("delete_data_asset", confirmed)
+    assert destructive_requests(sandbox) == ["delete"]
+    assert sandbox.store.get_asset(asset_id) is None
+    assert sum(performed(result) for result in results) == 1
+    assert all(ALREADY in refused for refused in refusals(results))
+    assert ALREADY in text(replay)
+    assert "delete_data_asset on 1 data asset(s): 1 done; nothing was done again." in text(replay)
+
+
+@pytest.mark.slow
+async def test_a_token_from_one_process_confirms_in_the_next_without_a_configured_secret(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    with running(sandbox) as base_url:
+        env = clean_env(tmp_path) | {
+            "CODEOCEAN_DOMAIN": base_url,
+            "CODEOCEAN_TOKEN": sandbox.token_for("alice"),
+            "CO_MCP_STATE_DIR": str(tmp_path / "state"),
+        }
+        params = StdioServerParameters(command=str(CO_MCP), args=[], env=env)
+        async with Client(params, read_timeout_seconds=60) as first:
+            token = (await first.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
+        # The first process has exited; the second starts afresh, as a host restarting its server would.
+        assert sandbox.store.get_asset(asset_id) is not None
+        async with Client(params, read_timeout_seconds=60) as second:
+            result = await second.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert performed(result)
+    assert sandbox.store.get_asset(asset_id) is None
+    assert stat.S_IMODE((tmp_path / "state" / "confirm-secret").stat().st_mode) == 0o600
+
+
+# --- the HTTP deployment example -----------------------------------------------------------------------------
+
+
+def test_the_http_examples_workers_share_one_state_volume() -> None:
+    service = compose()["services"]["co-mcp"]
+    state_dir = service["environment"]["CO_MCP_STATE_DIR"]
+    volume, mount = service["volumes"][0].split(":")[:2]
+    assert mount == state_dir
+    assert volume in compose()["volumes"]  # a named volume: one for every replica, not one per container
+    assert service["deploy"]["replicas"] > 1
