@@ -34,7 +34,7 @@ from mcp.server.mcpserver import (
     Resolve,
     UserMessage,
 )
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.shared.exceptions import MCPError
@@ -55,11 +55,11 @@ from mcp.types import (
     ToolAnnotations,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
-from co_mcp.audit import AuditLog
+from co_mcp.audit import AuditLog, AuditLogError
 from co_mcp.confirm import TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, render
@@ -67,6 +67,7 @@ from co_mcp.text import clean
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.common import ExplainFn
 from co_mcp.tools.views import AssetRef, PermissionsView, asset_detail, permissions_view
+from co_mcp.validation import describe_argument_errors
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -500,7 +501,7 @@ async def _audit_after(state: AppState, tool: str, args: Args, view: View | None
     (a retry would repeat it); the attempt line already holds the record, and stderr says why."""
     try:
         await _audit_write(state, tool, args, view, error)
-    except OSError:
+    except AuditLogError:
         log.exception("could not write the audit line for %s after it ran", tool)
 
 
@@ -519,9 +520,10 @@ async def _audit_write(
 
 
 class Confirm(BaseModel):
-    """What the user is asked through the client."""
+    """What the user is asked through the client. Only the JSON ``true`` is a yes: strict, because lax
+    pydantic also reads "yes", "on", "1" and 1 as true, and a client that sent those did not send a yes."""
 
-    confirm: bool = Field(description="Yes, do exactly what the preview describes")
+    confirm: bool = Field(strict=True, description="Yes, do exactly what the preview describes")
 
 
 class _NoQuestion:
@@ -650,7 +652,7 @@ def _build_tool(spec: ToolSpec) -> Tool:
             try:
                 # Before the write: if the audit log cannot take a line, the write does not happen.
                 await _audit_write(state, spec.name, args, None, None, outcome="attempt")
-            except OSError as exc:
+            except AuditLogError as exc:
                 # The path is for the operator's stderr, not for a client that asked for log notifications.
                 log.error("audit log unavailable: %s", exc, extra={"operator_only": True})
                 raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
@@ -722,21 +724,6 @@ def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], e
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = _compact_schema(tool.fn_metadata.output_schema, output=True)
     return tool
-
-
-async def _tidy_errors(ctx: Any, call_next: Any) -> Any:
-    """Drop pydantic's documentation links from argument errors: they cost tokens and help no model.
-
-    Middleware sees results in wire form (a dict); anything else passes through untouched.
-    """
-    result = await call_next(ctx)
-    if getattr(ctx, "method", None) == "tools/call" and isinstance(result, dict) and result.get("isError"):
-        for block in result.get("content") or []:
-            text = block.get("text") if isinstance(block, dict) else None
-            if isinstance(text, str) and "errors.pydantic.dev" in text:
-                kept = [line for line in text.splitlines() if "For further information visit" not in line]
-                block["text"] = "\n".join(kept)
-    return result
 
 
 # --- log notifications ----------------------------------------------------------------------------
@@ -988,7 +975,34 @@ class CoMcpServer(MCPServer[AppState]):
                 else f"; tools: {', '.join(sorted(self.offered))}"
             )
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {clean(name, 100)!r}{why}")
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            plain = self._plain_refusal(name, exc)
+            if plain is None:
+                raise
+            # The cause stays: the SDK logs a rejected argument's field names from it.
+            raise ToolError(plain) from exc.__cause__
+
+    def _plain_refusal(self, name: str, exc: ToolError) -> str | None:
+        """The SDK's own refusals of a call, reworded for a model: no Python names, tags or links.
+
+        An argument error becomes one line per field (co_mcp.validation). An answer to the confirmation
+        question that does not fit it (``"yes"`` for ``true``, no content) is refused by the SDK's resolver
+        machinery in words that name a Python function. A crash (UnexpectedToolError) keeps its own text.
+        """
+        if isinstance(exc, UnexpectedToolError):
+            return None
+        cause = exc.__cause__
+        tool = self._tool_manager.get_tool(name)
+        if isinstance(cause, ValidationError) and tool is not None:
+            return describe_argument_errors(name, tool.fn_metadata.arg_model, cause)
+        if isinstance(cause, ToolError) and str(cause).startswith("Resolver "):
+            return (
+                "The answer to the confirmation question could not be read as a yes or a no (confirm must be "
+                "true or false); nothing was done. Calling again asks the user again."
+            )
+        return None
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
@@ -1067,7 +1081,7 @@ def _construct(chosen: list[ToolSpec], options: ServerOptions, lifespan: Any) ->
         version=__version__,
         lifespan=lifespan,
         tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
-        middleware=[_forward_logs, _tidy_errors],
+        middleware=[_forward_logs],
         # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
         # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
         request_state_security=RequestStateSecurity(
