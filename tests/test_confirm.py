@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,21 +88,26 @@ def check(token: str) -> Refusal | None:
     return signer().check(token, "delete_data_asset", ARGS, current=STATE, now=NOW)
 
 
+def with_expiry(spelling: Callable[[str], str]) -> str:
+    """The valid token with its expiry (the part after the version) spelled another way."""
+    parts = valid_token().split(".")
+    parts[1] = spelling(parts[1])
+    return ".".join(parts)
+
+
 def test_digits_of_another_script_do_not_spell_the_same_token() -> None:
-    version, expiry, state, mac = valid_token().split(".")
+    expiry = valid_token().split(".")[1]
     arabic_indic = expiry.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     assert int(arabic_indic) == int(expiry)  # what the old parser did with it
-    assert check(".".join([version, arabic_indic, state, mac])) is Refusal.MALFORMED
+    assert check(with_expiry(lambda _: arabic_indic)) is Refusal.MALFORMED
 
 
 def test_a_superscript_digit_is_refused_not_a_crash() -> None:
-    version, expiry, state, mac = valid_token().split(".")
-    assert check(".".join([version, expiry[:-1] + "²", state, mac])) is Refusal.MALFORMED
+    assert check(with_expiry(lambda expiry: expiry[:-1] + "²")) is Refusal.MALFORMED
 
 
 def test_leading_zeros_do_not_spell_the_same_token() -> None:
-    version, expiry, state, mac = valid_token().split(".")
-    assert check(".".join([version, "0" + expiry, state, mac])) is Refusal.MALFORMED
+    assert check(with_expiry(lambda expiry: "0" + expiry)) is Refusal.MALFORMED
 
 
 @pytest.mark.parametrize("char", FOREIGN, ids=[f"U+{ord(c):04X}" for c in FOREIGN])
@@ -128,7 +135,7 @@ def test_whitespace_inside_a_token_is_refused(space: str) -> None:
         st.text(max_size=120),
         st.builds(
             lambda part, text: ".".join(text if n == part else p for n, p in enumerate(valid_token().split("."))),
-            st.integers(0, 3),
+            st.integers(0, valid_token().count(".")),
             st.text(max_size=60),
         ),
     )
