@@ -14,8 +14,10 @@ nothing to Code Ocean after it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import threading
@@ -27,6 +29,8 @@ import anyio.to_thread
 from co_mcp.errors import CoMcpError, ConfigurationError
 
 __all__ = ["AuditLog", "AuditLogError", "default_audit_path", "redact"]
+
+log = logging.getLogger("co_mcp.audit")
 
 # Keys whose values are credentials or capabilities; they never reach the log.
 SECRET_KEYS = frozenset({"confirm_token", "client_secret", "client_id", "token", "password", "secret", "authorization"})
@@ -42,6 +46,10 @@ class AuditLogError(CoMcpError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"the audit log cannot be written ({reason})")
+
+    def unrecorded(self) -> str:
+        """Said of a change that was sent, whose outcome line this error kept out of the log."""
+        return f"the audit log could not record this outcome ({self.reason}); it stands as reported: do not repeat it"
 
 
 def _reason(exc: BaseException) -> str:
@@ -134,7 +142,15 @@ class AuditLog:
         # A lone surrogate (valid in a JSON string a client sent) is written as its \u escape, still valid JSON.
         line = (text + "\n").encode("utf-8", "backslashreplace")
         # fsync blocks; keep it off the event loop so other calls keep flowing.
-        await anyio.to_thread.run_sync(self._append, line)
+        try:
+            await anyio.to_thread.run_sync(self._append, line)
+        except AuditLogError as exc:
+            # The path is for the operator's stderr, never for a client that asked for log notifications.
+            where = self.path or "stderr"
+            with contextlib.suppress(OSError, ValueError):  # stderr itself may be what failed
+                log.error("audit log %s: cannot write the %s line of %s: %s", where, outcome, tool, exc.reason,
+                          extra={"operator_only": True})  # fmt: skip
+            raise
 
     def read(self) -> list[dict[str, Any]]:
         """Every record so far (for tests and tooling); records are separated by ``\\n`` and nothing else."""

@@ -11,6 +11,7 @@ import re
 from functools import singledispatch
 from typing import Any
 
+from co_mcp.audit import AuditLogError
 from co_mcp.errors import (
     APIStatusError,
     AuthenticationError,
@@ -266,7 +267,9 @@ def _(view: GuardResult) -> str:
         for item in view.items:
             label = f"{quoted(item.name)} {item.id}" if item.name else item.id
             if item.outcome == "done":
-                lines.append(f"- {label}: {_VERBS.get(view.tool, 'done')}")
+                lines.append(
+                    f"- {label}: {_VERBS.get(view.tool, 'done')}" + (f", but {item.detail}" if item.detail else "")
+                )
             else:
                 lines.append(
                     f"- {label}: {item.outcome.replace('_', ' ')}" + (f", {item.detail}" if item.detail else "")
@@ -346,6 +349,11 @@ def explain(exc: BaseException) -> str:
         return f"Could not reach Code Ocean: {exc}. Retries ran out; check the network or try again later."
     if isinstance(exc, InvalidResponseError):
         return f"Code Ocean sent an unexpected response: {exc}. The server may be a version co_mcp does not know."
+    if isinstance(exc, AuditLogError):
+        return (
+            f"Nothing was sent to Code Ocean: {exc}, and co_mcp records every change before making it. The "
+            "server's operator must fix the audit log (CO_MCP_AUDIT_LOG); retrying will not help until then."
+        )
     if isinstance(exc, CoMcpError):
         return str(exc)
     return "Internal error in co_mcp; it has been logged. Try again, or report it if it persists."

@@ -496,13 +496,27 @@ def _ids_of(args: Args, view: View | None) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-async def _audit_after(state: AppState, tool: str, args: Args, view: View | None, error: CoMcpError | None) -> None:
-    """The outcome line. Its failure must not turn a write that happened into a reported failure
-    (a retry would repeat it); the attempt line already holds the record, and stderr says why."""
+async def _audit_after(
+    state: AppState,
+    tool: str,
+    args: Args,
+    view: View | None,
+    error: CoMcpError | None,
+    *,
+    unrecorded: list[AuditLogError],
+) -> None:
+    """The outcome line. Its failure must not turn a write that happened into a reported failure (a retry
+    would repeat it): the outcome is reported as it is, and ``unrecorded`` collects why it is not logged."""
     try:
         await _audit_write(state, tool, args, view, error)
-    except AuditLogError:
-        log.exception("could not write the audit line for %s after it ran", tool)
+    except AuditLogError as exc:
+        unrecorded.append(exc)
+
+
+def _unrecorded(exc: AuditLogError) -> str:
+    """Added to the answer of a write whose outcome line could not be written."""
+    said = exc.unrecorded()
+    return f"{said[0].upper()}{said[1:]}. The server's operator must fix the audit log (CO_MCP_AUDIT_LOG)."
 
 
 async def _audit_write(
@@ -653,9 +667,8 @@ def _build_tool(spec: ToolSpec) -> Tool:
                 # Before the write: if the audit log cannot take a line, the write does not happen.
                 await _audit_write(state, spec.name, args, None, None, outcome="attempt")
             except AuditLogError as exc:
-                # The path is for the operator's stderr, not for a client that asked for log notifications.
-                log.error("audit log unavailable: %s", exc, extra={"operator_only": True})
-                raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
+                raise ToolError(explain(exc)) from None
+        unrecorded: list[AuditLogError] = []
 
         async def work() -> View:
             assert spec.run is not None
@@ -663,13 +676,21 @@ def _build_tool(spec: ToolSpec) -> Tool:
                 view = await spec.run(state, args, ctx)
             except CoMcpError as exc:
                 if not spec.read_only:
-                    await _audit_after(state, spec.name, args, None, exc)
+                    await _audit_after(state, spec.name, args, None, exc, unrecorded=unrecorded)
                 raise
             if not spec.read_only:
-                await _audit_after(state, spec.name, args, view, None)
+                await _audit_after(state, spec.name, args, view, None, unrecorded=unrecorded)
             return view
 
-        return await _answer(spec.name, work())
+        try:
+            result = await _answer(spec.name, work())
+        except ToolError as exc:
+            if unrecorded:
+                raise ToolError(f"{exc}\n{_unrecorded(unrecorded[0])}") from None
+            raise
+        if unrecorded:
+            result.content.append(TextContent(type="text", text=_unrecorded(unrecorded[0])))
+        return result
 
     return _make_tool(spec, call, [])
 
