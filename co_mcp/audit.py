@@ -90,9 +90,8 @@ class AuditLog:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 # At start-up: better no server than one that refuses every write.
-                raise ConfigurationError(
-                    f"CO_MCP_AUDIT_LOG: cannot create the folder {self.path.parent} ({_reason(exc)})"
-                ) from None
+                # Its path is not repeated: a setting's value may be a secret pasted into the wrong variable.
+                raise ConfigurationError(f"CO_MCP_AUDIT_LOG: its folder cannot be created ({_reason(exc)})") from None
 
     def _append(self, line: bytes) -> None:
         try:

@@ -300,10 +300,11 @@ def _safety_checks(settings: Settings) -> list[Check]:
         "token": "preview + confirm_token",
     }[settings.confirm]
     tools = "read-only: no write tools" if settings.read_only else "write tools on"
+    # Counted, not listed: a setting's value is never repeated (it may be a secret pasted in the wrong place).
     if settings.tools:
-        tools += f"; only {', '.join(settings.tools)}"
+        tools += f"; only the {len(settings.tools)} tool(s) of CO_MCP_TOOLS"
     if settings.disable:
-        tools += f"; never {', '.join(settings.disable)}"
+        tools += f"; never the {len(settings.disable)} tool(s) of CO_MCP_DISABLE"
     checks = [Check("safety", "ok", f"{tools}; destructive actions {mode}, tokens valid {settings.confirm_ttl} s")]
     deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
     if not deployed:

@@ -8,6 +8,7 @@ rules included), so what the model is told and what is enforced cannot drift apa
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import inspect
@@ -1052,11 +1053,18 @@ class CoMcpServer(MCPServer[AppState]):
 def select_specs(specs: list[ToolSpec], options: ServerOptions) -> list[ToolSpec]:
     """The tools this server offers: read-only mode and allow/deny lists remove the rest entirely."""
     known = {spec.name for spec in specs}
-    unknown = sorted((options.allow | options.deny) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"CO_MCP_TOOLS / CO_MCP_DISABLE name unknown tools: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+    problems = []
+    for variable, names in (("CO_MCP_TOOLS", options.allow), ("CO_MCP_DISABLE", options.deny)):
+        unknown = sorted(names - known)
+        # The names are not repeated (a value may be a secret pasted into the wrong variable); a near one is.
+        close = sorted({m for name in unknown for m in difflib.get_close_matches(name, sorted(known), n=1)})
+        if unknown:
+            problems.append(
+                f"{variable} names {len(unknown)} tool(s) co_mcp does not have"
+                + (f" (did you mean {', '.join(close)}?)" if close else "")
+            )
+    if problems:
+        raise ConfigurationError(f"{'; '.join(problems)}; the tools are: {', '.join(sorted(known))}")
     return [
         spec
         for spec in specs
