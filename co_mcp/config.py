@@ -96,7 +96,15 @@ class Settings(BaseSettings):
     confirm_ttl: int = Field(default=300, ge=30, le=3600, description="Seconds a confirm_token stays valid")
     audit_log: str | None = Field(default=None, description="Audit log file; '-' for stderr (default: state dir)")
 
-    http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
+    http_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every HTTP client must send (default: co-mcp makes one at start and shows it once)",
+    )
+    http_no_auth: bool = Field(
+        default=False,
+        description="HTTP transport on loopback: require no bearer token, so any local process or user can call "
+        "every tool (also --no-auth); refused beyond loopback",
+    )
     http_sessions: bool = Field(
         default=False,
         description="HTTP transport: keep sessions (Mcp-Session-Id, SSE) so 2025-11-25 clients can be asked to "

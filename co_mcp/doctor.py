@@ -306,6 +306,16 @@ def _safety_checks(settings: Settings) -> list[Check]:
     if settings.disable:
         tools += f"; never the {len(settings.disable)} tool(s) of CO_MCP_DISABLE"
     checks = [Check("safety", "ok", f"{tools}; destructive actions {mode}, tokens valid {settings.confirm_ttl} s")]
+    if settings.http_no_auth:
+        checks.append(
+            Check(
+                "http",
+                "warn",
+                "CO_MCP_HTTP_NO_AUTH is set: on loopback the HTTP transport asks for no bearer token, so any local "
+                "process or user can call every tool",
+                "unset it; clients then send CO_MCP_HTTP_TOKEN (or the token co-mcp shows at start)",
+            )
+        )
     deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
     if not deployed:
         return checks

@@ -1194,7 +1194,10 @@ class BearerGuard:
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
-                body = b'{"error":"unauthorized","message":"a bearer token is required (CO_MCP_HTTP_TOKEN)"}'
+                body = (
+                    b'{"error":"unauthorized","message":"send Authorization: Bearer <token>, with the token co-mcp '
+                    b'showed when it started, or its CO_MCP_HTTP_TOKEN"}'
+                )
                 await _send_json(send, 401, body, (b"www-authenticate", b'Bearer realm="co-mcp"'))
                 return
         await self._app(scope, receive, send)
@@ -1232,14 +1235,28 @@ async def _send_json(send: Any, status: int, body: bytes, *headers: tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
+def http_app(server: MCPServer[AppState], settings: Settings, host: str, *, token: str | None = None) -> Any:
     """The streamable-HTTP ASGI app at /mcp: stateless, JSON responses, host and token checks.
 
-    On a loopback address the SDK's DNS-rebinding protection is on by default. Any other address
-    needs explicit allowed hosts and a bearer token, or it is refused (ConfigurationError).
+    Every request needs ``Authorization: Bearer <token>``: ``token`` (the CLI makes one when none is
+    configured), else CO_MCP_HTTP_TOKEN. Without either it is refused (ConfigurationError), unless
+    CO_MCP_HTTP_NO_AUTH opts out, which only a loopback address allows. On a loopback address the SDK's
+    DNS-rebinding protection is on by default; any other address also needs explicit allowed hosts.
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
+    if token is None and settings.http_token is not None:
+        token = settings.http_token.get_secret_value()
+    if settings.http_no_auth and token is not None:
+        raise ConfigurationError(
+            "CO_MCP_HTTP_NO_AUTH and a bearer token (CO_MCP_HTTP_TOKEN) are both set: unset one of them"
+        )
+    if token is None and not settings.http_no_auth and host in LOCAL_HOSTS:
+        raise ConfigurationError(
+            "the HTTP transport needs a bearer token that clients send as 'Authorization: Bearer <token>': set "
+            "CO_MCP_HTTP_TOKEN (the co-mcp command makes one when it is not set), or set CO_MCP_HTTP_NO_AUTH=1 "
+            "to let any process or user on this machine call every tool"
+        )
     security = None
     if host in LOCAL_HOSTS and settings.allowed_hosts:
         # Behind a reverse proxy on the same machine, requests arrive for the public name: allow it
@@ -1253,16 +1270,14 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     elif host not in LOCAL_HOSTS:
         missing = [
             name
-            for name, value in (
-                ("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts),
-                ("CO_MCP_HTTP_TOKEN", settings.http_token),
-            )
+            for name, value in (("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts), ("CO_MCP_HTTP_TOKEN", token))
             if not value
         ]
         if missing:
+            opt_out = " (CO_MCP_HTTP_NO_AUTH applies to loopback only)" if settings.http_no_auth else ""
             raise ConfigurationError(
                 f"binding {host} exposes co_mcp beyond this machine: set {' and '.join(missing)} "
-                "(the Host names clients use, and a bearer token they must send), or bind 127.0.0.1"
+                f"(the Host names clients use, and a bearer token they must send){opt_out}, or bind 127.0.0.1"
             )
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -1279,18 +1294,26 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     )
     if not settings.http_sessions:
         app = PostOnly(app)
-    if settings.http_token is not None:
-        return BearerGuard(app, settings.http_token.get_secret_value())
+    if token is not None:
+        return BearerGuard(app, token)
     return app
 
 
-def serve(server: MCPServer[AppState], *, transport: str, settings: Settings, host: str, port: int) -> None:
-    """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP."""
+def serve(
+    server: MCPServer[AppState],
+    *,
+    transport: str,
+    settings: Settings,
+    host: str,
+    port: int,
+    token: str | None = None,
+) -> None:
+    """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP (``http_app``)."""
     if transport == "stdio":
         server.run("stdio")
         return
     import uvicorn
 
-    app = http_app(server, settings, host)
+    app = http_app(server, settings, host, token=token)
     log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

@@ -46,6 +46,7 @@ WRONG: dict[str, list[str]] = {
     "CO_MCP_CONFIRM": [SECRET],
     "CO_MCP_CONFIRM_TTL": [SECRET],
     "CO_MCP_HTTP_SESSIONS": [SECRET],
+    "CO_MCP_HTTP_NO_AUTH": [SECRET],
 }
 # Settings any text is right for: nothing to refuse, so nothing to echo.
 FREE_TEXT = {
