@@ -309,13 +309,17 @@ def explain(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, NotFoundError):
         asset_id = _asset_id(exc)
-        if asset_id and exc.path.rstrip("/").endswith(asset_id):
+        within = exc.path.split(asset_id, 1)[1] if asset_id else ""
+        if asset_id and not within.startswith("/files"):
+            # The asset itself, or one of its parts that has no path of its own (permissions, archive, transfer).
             return (
-                f"No data asset {asset_id} is visible to this token: it may not exist, may have been deleted, or "
-                "is not shared with you. search_data_assets finds assets by name."
+                f"No data asset {asset_id} is visible to your Code Ocean access token: it may not exist, may have "
+                "been deleted, or is not shared with you. search_data_assets finds assets by name."
             )
         said = quoted(_said(exc.message))
-        return f"Not found: {said}. Check the id and path; list_data_asset_files shows what exists."
+        if asset_id:
+            return f"Not found: {said}. Check the id and the path; list_data_asset_files shows what exists."
+        return f"Not found: {said}. Check the ids given; search_data_assets finds data assets by name."
     if isinstance(exc, AuthenticationError):
         return (
             "Code Ocean rejected the access token (401). The server's CODEOCEAN_TOKEN must be fixed by the user; "
@@ -327,9 +331,11 @@ def explain(exc: BaseException) -> str:
             "read & write scope), or the user lacks the owner or editor role on this asset."
         )
     if isinstance(exc, ConflictError):
+        # The state is not known here (draft, failed, locked, used by pipelines...): words right for any of them.
         return (
-            f"Conflict ({exc.status_code}): {quoted(_said(exc.message))}. If the asset is still being created, call "
-            "wait_for_data_asset and try again."
+            f"Conflict ({exc.status_code}): {quoted(_said(exc.message))}. The current state of what this concerns "
+            "does not allow it; get_data_asset shows an asset's state. Only an asset still in draft is worth "
+            "waiting for (wait_for_data_asset); a failed one stays failed."
         )
     if isinstance(exc, BadRequestError):
         return f"Code Ocean rejected the request (400): {quoted(_said(exc.message))}. Correct that argument and retry."
