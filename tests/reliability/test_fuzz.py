@@ -565,10 +565,21 @@ def model_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def python_words(text: str) -> list[str]:
-    """The Python words in a refusal: pydantic's markers and model class names."""
+def keys_of(value: Any) -> set[str]:
+    """Every key of every object in ``value``: names the caller sent, which a refusal may repeat."""
+    if isinstance(value, dict):
+        return {str(k) for k in value} | {key for v in value.values() for key in keys_of(v)}
+    if isinstance(value, list):
+        return {key for v in value for key in keys_of(v)}
+    return set()
+
+
+def python_words(text: str, sent: Any = None) -> list[str]:
+    """The Python words in a refusal: pydantic's markers, and model class names unless the caller sent one as
+    a key (hypothesis draws keys from the source's own strings)."""
     found = PYTHON_WORDS.findall(text)
-    return found + sorted(name for name in model_names() if re.search(rf"\b{name}\b", text))
+    named = keys_of(sent)
+    return found + sorted(name for name in model_names() if name not in named and re.search(rf"\b{name}\b", text))
 
 
 def acceptable(tool: str, arguments: Any) -> bool:
@@ -642,7 +653,7 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
         tally.internal_errors += 1
         tally.problem(case, "internal error", body)
     refused_by_validation = result.is_error and body.startswith(f"Invalid arguments of {case.tool};")
-    if refused_by_validation and (leaked := python_words(body)):
+    if refused_by_validation and (leaked := python_words(body, case.arguments)):
         tally.problem(case, f"argument error shows {leaked!r}", body)
     # What the server enforces: the tool's model, on the arguments exactly as sent.
     wrong = model_errors(case.tool, case.arguments)
