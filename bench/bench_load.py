@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import secrets
 import socket
 import statistics
 import subprocess
@@ -35,17 +36,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import httpx2
 import psutil
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Load over streamable HTTP (issue F)"
 CAROL = "carol@example.org"
 CALL_TIMEOUT = 30.0
+# The bearer token the server under load requires (CO_MCP_HTTP_TOKEN) and every session sends; new each run.
+BEARER = secrets.token_urlsafe(32)
 
 
 def machine() -> str:
@@ -64,6 +69,7 @@ def co_mcp_http(port: int) -> Iterator[subprocess.Popen[bytes]]:
     scratch = Path(tempfile.mkdtemp(prefix="co-mcp-load-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))}
     env["CO_MCP_AUDIT_LOG"] = str(scratch / "audit.jsonl")
+    env["CO_MCP_HTTP_TOKEN"] = BEARER  # as deployed: every request carries it
     command = [sys.executable, "-m", "co_mcp", "--sandbox", "--transport", "http", "--port", str(port)]
     with (scratch / "stderr.log").open("wb") as stderr:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
@@ -85,6 +91,14 @@ def co_mcp_http(port: int) -> Iterator[subprocess.Popen[bytes]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+@contextlib.asynccontextmanager
+async def connect(url: str) -> AsyncIterator[Client]:
+    """An MCP client of ``url`` sending the bearer token, with the SDK's own HTTP timeouts (30 s; 300 s read)."""
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {BEARER}"}, timeout=httpx2.Timeout(30.0, read=300.0))
+    async with http, Client(streamable_http_client(url, http_client=http)) as client:
+        yield client
 
 
 # --- what one session does ------------------------------------------------------------------------
@@ -175,7 +189,7 @@ SEARCHES = ("rna", "imaging", "liver", "cell", "sequencing", "")
 
 
 async def session(url: str, own: str, readable: list[str], listable: str, until: float, samples: Samples) -> None:
-    async with Client(url) as client:
+    async with connect(url) as client:
         role = await carol_role(client, samples, own)
         for step in range(1_000_000):  # bounded; the clock ends it
             if time.monotonic() >= until:
@@ -208,7 +222,7 @@ async def discover(url: str, sessions: int) -> tuple[list[str], str]:
     Datasets and models first, results next, combined assets last: archiving a combined asset or a
     result changes what the preview of its inputs shows, so sessions owning them disturb each other.
     """
-    async with Client(url) as client:
+    async with connect(url) as client:
         mine: list[str] = []
         for kind in ("dataset", "model", "result", "combined"):
             found = await client.call_tool("search_data_assets", {"ownership": "created", "type": kind, "limit": 100})

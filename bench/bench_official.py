@@ -53,6 +53,7 @@ CACHE = Path(__file__).with_name(".cache")
 OFFICIAL = "codeocean-mcp-server==0.13.1"
 TOKEN = "cop_sandbox_token"
 AUDIT = Path(tempfile.gettempdir()) / "co-mcp-bench-audit.jsonl"
+HTTP_TOKEN = "co-mcp-bench-http-bearer-0123456789abcdef"  # loopback only, for the bench's own servers
 # The official server's tools that concern data assets (its capsule and computation tools are not ours to beat).
 OFFICIAL_DATA_ASSET_TOOLS = {
     "search_data_assets",
@@ -119,7 +120,17 @@ class Server:
     def env(self, domain: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("CODEOCEAN_", "CO_MCP_"))}
         quiet = {"LOG_LEVEL": "WARNING"}  # the official server logs every request at INFO; ours defaults to WARNING
-        return base | quiet | {"CODEOCEAN_DOMAIN": domain, "CODEOCEAN_TOKEN": TOKEN, "CO_MCP_AUDIT_LOG": str(AUDIT)}
+        # co_mcp's HTTP transport requires a bearer token of its clients (ignored over stdio, and by the others).
+        return (
+            base
+            | quiet
+            | {
+                "CODEOCEAN_DOMAIN": domain,
+                "CODEOCEAN_TOKEN": TOKEN,
+                "CO_MCP_AUDIT_LOG": str(AUDIT),
+                "CO_MCP_HTTP_TOKEN": HTTP_TOKEN,
+            }
+        )
 
     def stdio(self, domain: str) -> StdioServerParameters:
         return StdioServerParameters(command=str(self.python), args=self.args, env=self.env(domain))
@@ -290,8 +301,10 @@ async def http_client(
     """An MCP client of ``server`` served over streamable HTTP, with the get call to make. ``legacy`` speaks
     2025-11-25, the revision both servers speak; ``auto``, the SDK's default, negotiates 2026-07-28 with co_mcp."""
     async with http_server(server, domain) as url:
-        # The official server takes the Code Ocean token from the client's bearer header (token passthrough).
-        headers = {"Authorization": f"Bearer {TOKEN}"} if server.name == "official" else {}
+        # The official server takes the Code Ocean token from the client's bearer header (token passthrough);
+        # co_mcp wants its own bearer token, never the Code Ocean one; the floor server wants none.
+        bearer = {"official": TOKEN, "co_mcp": HTTP_TOKEN}.get(server.name)
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
         http = httpx2.AsyncClient(headers=headers, timeout=60)
         async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
             yield client, server.get_call(asset_id)

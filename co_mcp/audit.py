@@ -5,12 +5,19 @@ guarded action, outcome, Code Ocean's HTTP status and message, and for a delete 
 metadata as read just before, so the record of what was deleted outlives it. ``-`` as the path sends
 lines to stderr (for deployments that collect logs); the default file lives in the user's state
 directory.
+
+One record is one physical line whatever reads it: JSON already escapes every control character, and the
+three line breaks it leaves raw (U+0085, U+2028, U+2029, which ``str.splitlines`` and many log tools split
+on) are escaped too. A write that cannot be made durable raises :class:`AuditLogError`; callers send
+nothing to Code Ocean after it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import threading
@@ -19,11 +26,36 @@ from typing import Any
 
 import anyio.to_thread
 
-__all__ = ["AuditLog", "default_audit_path", "redact"]
+from co_mcp.errors import CoMcpError, ConfigurationError
+
+__all__ = ["AuditLog", "AuditLogError", "default_audit_path", "redact"]
+
+log = logging.getLogger("co_mcp.audit")
 
 # Keys whose values are credentials or capabilities; they never reach the log.
 SECRET_KEYS = frozenset({"confirm_token", "client_secret", "client_id", "token", "password", "secret", "authorization"})
 REDACTED = "[redacted]"
+
+# The line breaks JSON leaves unescaped (it escapes everything below U+0020); each would split a record.
+_RAW_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+class AuditLogError(CoMcpError):
+    """The audit log could not take a record. ``reason`` is the operating system's words, without the path."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the audit log cannot be written ({reason})")
+
+    def unrecorded(self) -> str:
+        """Said of a change that was sent, whose outcome line this error kept out of the log."""
+        return f"the audit log could not record this outcome ({self.reason}); it stands as reported: do not repeat it"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return "its output is closed" if isinstance(exc, ValueError) else "an unexpected error"
 
 
 def default_audit_path(*, sandbox: bool = False) -> Path:
@@ -54,9 +86,20 @@ class AuditLog:
             self.path = None
         else:
             self.path = Path(path).expanduser()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                # At start-up: better no server than one that refuses every write.
+                # Its path is not repeated: a setting's value may be a secret pasted into the wrong variable.
+                raise ConfigurationError(f"CO_MCP_AUDIT_LOG: its folder cannot be created ({_reason(exc)})") from None
 
     def _append(self, line: bytes) -> None:
+        try:
+            self._append_durably(line)
+        except (OSError, ValueError) as exc:  # ValueError: stderr closed
+            raise AuditLogError(_reason(exc)) from exc
+
+    def _append_durably(self, line: bytes) -> None:
         with self._lock:
             if self.path is None:
                 sys.stderr.buffer.write(line)
@@ -94,12 +137,22 @@ class AuditLog:
         record.update({k: v for k, v in optional.items() if v is not None})
         if record["domain"] is None:
             del record["domain"]
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).translate(_RAW_BREAKS)
+        # A lone surrogate (valid in a JSON string a client sent) is written as its \u escape, still valid JSON.
+        line = (text + "\n").encode("utf-8", "backslashreplace")
         # fsync blocks; keep it off the event loop so other calls keep flowing.
-        await anyio.to_thread.run_sync(self._append, line)
+        try:
+            await anyio.to_thread.run_sync(self._append, line)
+        except AuditLogError as exc:
+            # The path is for the operator's stderr, never for a client that asked for log notifications.
+            where = self.path or "stderr"
+            with contextlib.suppress(OSError, ValueError):  # stderr itself may be what failed
+                log.error("audit log %s: cannot write the %s line of %s: %s", where, outcome, tool, exc.reason,
+                          extra={"operator_only": True})  # fmt: skip
+            raise
 
     def read(self) -> list[dict[str, Any]]:
-        """Every record so far (for tests and tooling)."""
+        """Every record so far (for tests and tooling); records are separated by ``\\n`` and nothing else."""
         if self.path is None or not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from co_mcp.api.client import CodeOceanClient
+    from co_mcp.config import Settings
 
 log = logging.getLogger("co_mcp")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -65,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="HTTP transport: address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8000, help="HTTP transport: TCP port (default: 8000)")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help="HTTP transport on loopback: require NO bearer token, so any local process or user can call every "
+        "tool (CO_MCP_HTTP_NO_AUTH=1). Without it, CO_MCP_HTTP_TOKEN is required, or one is made and shown once",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sandbox = commands.add_parser(
@@ -147,7 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
     from co_mcp.errors import ConfigurationError
 
     # Flags win over the environment; an unset flag leaves the variable's value alone.
-    flags = {"read_only": args.read_only, "tools": args.tools, "disable": args.disable}
+    flags = {"read_only": args.read_only, "tools": args.tools, "disable": args.disable, "http_no_auth": args.no_auth}
     try:
         settings = load_settings(**{name: value for name, value in flags.items() if value is not None})
         from co_mcp.server import ServerOptions, build_server, serve, settings_client_factory
@@ -161,13 +169,48 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             factory = settings_client_factory(settings)
         server = build_server(factory, options=options)
-        serve(server, transport=args.transport, settings=settings, host=args.host, port=args.port)
+        token = _http_credential(settings, args) if args.transport == "http" else None
+        serve(server, transport=args.transport, settings=settings, host=args.host, port=args.port, token=token)
     except ConfigurationError as exc:
         print(f"co-mcp: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _http_credential(settings: Settings, args: argparse.Namespace) -> str | None:
+    """The bearer token HTTP clients must send, made here when none is configured; or None.
+
+    A made token is shown once, on stderr, and nowhere else: not in a log record (a client that asked for
+    log notifications would get it), not on stdout. The opt-out gets a warning that cannot be turned down
+    with --log-level. Beyond loopback nothing is made: the server refuses to start without CO_MCP_HTTP_TOKEN.
+    """
+    import secrets
+
+    from co_mcp.server import LOCAL_HOSTS
+
+    url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/mcp"
+    if settings.http_no_auth:
+        if args.host in LOCAL_HOSTS and settings.http_token is None:
+            print(
+                f"co-mcp: WARNING: NO AUTHENTICATION on {url} (--no-auth / CO_MCP_HTTP_NO_AUTH=1): any process or "
+                "user on this machine can call every tool, delete_data_asset included, with your Code Ocean access.",
+                file=sys.stderr,
+                flush=True,
+            )
+        return None
+    if settings.http_token is not None or args.host not in LOCAL_HOSTS:
+        return None
+    token = secrets.token_urlsafe(32)
+    print(
+        f"co-mcp: clients of {url} must send this bearer token, made for this run and shown only here:\n"
+        f"    Authorization: Bearer {token}\n"
+        "co-mcp: set CO_MCP_HTTP_TOKEN to choose a lasting one.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return token
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -108,7 +108,15 @@ class Settings(BaseSettings):
         "(default: state.sqlite3 in the state directory, shared by the processes of one machine)",
     )
 
-    http_token: SecretStr | None = Field(default=None, description="Bearer token required on the HTTP transport")
+    http_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every HTTP client must send (default: co-mcp makes one at start and shows it once)",
+    )
+    http_no_auth: bool = Field(
+        default=False,
+        description="HTTP transport on loopback: require no bearer token, so any local process or user can call "
+        "every tool (also --no-auth); refused beyond loopback",
+    )
     http_sessions: bool = Field(
         default=False,
         description="HTTP transport: keep sessions (Mcp-Session-Id, SSE) so 2025-11-25 clients can be asked to "
@@ -159,9 +167,10 @@ class Settings(BaseSettings):
                 raw = json.loads(self.credentials_file.read_text(encoding="utf-8"))
                 sets.update({name: CredentialSet.model_validate(value) for name, value in raw.items()})
             except (OSError, ValueError, AttributeError, ValidationError) as exc:
-                reason = type(exc).__name__
+                # Neither the file's name nor its text is repeated: either may be a secret set by mistake.
+                reason = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else "not in that form"
                 raise ConfigurationError(
-                    f"CO_MCP_CREDENTIALS_FILE {self.credentials_file}: cannot read named credential sets ({reason}); "
+                    f"CO_MCP_CREDENTIALS_FILE: cannot read named credential sets from it ({reason}); "
                     'expected JSON like {"lab-gcs": {"gcp": {"client_id": "...", "client_secret": "..."}}}'
                 ) from None
         sets.update(self.credentials)
@@ -176,12 +185,9 @@ class Settings(BaseSettings):
         ]
         if not missing and self.codeocean_domain is not None:
             # Checked here, at start-up: the client itself is only made on the first tool call.
-            parts = urlsplit(self.codeocean_domain.strip())
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-                raise ConfigurationError(
-                    f"CODEOCEAN_DOMAIN must be a URL such as https://codeocean.example.com (no credentials in it), "
-                    f"got {self.codeocean_domain[:80]!r}"
-                )
+            problem = domain_problem(self.codeocean_domain)
+            if problem is not None:
+                raise ConfigurationError(f"CODEOCEAN_DOMAIN {problem}")
         if missing or self.codeocean_domain is None or self.codeocean_token is None:
             raise ConfigurationError(
                 f"{' and '.join(missing)} not set: CODEOCEAN_DOMAIN is your Code Ocean URL and CODEOCEAN_TOKEN an "
@@ -191,14 +197,39 @@ class Settings(BaseSettings):
         return self.codeocean_domain, self.codeocean_token
 
 
+def domain_problem(domain: str) -> str | None:
+    """What is wrong with a CODEOCEAN_DOMAIN value, in words that never repeat it, or None if it is usable.
+
+    The value may hold a password (``https://user:pw@host``) or be a token pasted into the wrong variable,
+    and the message goes to a terminal, a client's log window or a support ticket.
+    """
+    text = domain.strip()
+    parts = urlsplit(text)
+    example = "a URL such as https://codeocean.example.com"
+    if "://" not in text:
+        return (
+            f"must be {example}, and this is not a URL (an access token belongs in CODEOCEAN_TOKEN)"
+            if text
+            else f"is empty: set it to {example}"
+        )
+    if parts.scheme not in ("http", "https"):
+        return f"must be {example}: it must start with https:// (or http://)"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain a user name or password: the access token belongs in CODEOCEAN_TOKEN"
+    if not parts.hostname:
+        return f"must be {example}: it has no host name"
+    return None
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the environment; a bad value becomes one ConfigurationError naming the variable."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
+        # Each error's own sentence, never its input: a value may be a secret, or one pasted in the wrong place.
+        for error in exc.errors(include_input=False, include_url=False):
             field = str(error["loc"][0]) if error["loc"] else "settings"
-            variable = field.upper() if field.startswith("CODEOCEAN") else f"CO_MCP_{field.upper()}"
-            problems.append(f"{variable}: {error['msg']}")
+            variable = field.upper() if field.upper().startswith("CODEOCEAN") else f"CO_MCP_{field.upper()}"
+            problems.append(f"{variable}: {str(error['msg']).removeprefix('Value error, ')}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

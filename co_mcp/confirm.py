@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,16 @@ __all__ = ["DEFAULT_TTL", "Refusal", "TokenSigner", "canonical", "fingerprint"]
 
 DEFAULT_TTL = 300
 _VERSION = "v2"
-_NONCE_BYTES = 8
+_NONCE_BYTES = 8  # 11 characters of unpadded base64url
+# The whole token, ASCII only and one spelling per token: str.isdigit() and int() also take superscripts
+# (which int() then refuses) and other scripts' digits, and int() ignores leading zeros. \Z: $ allows "\n".
+_TOKEN = re.compile(
+    re.escape(_VERSION)
+    + r"\.(?P<expiry>[1-9][0-9]{0,11})\.(?P<state>[0-9a-f]{32})\.(?P<nonce>[A-Za-z0-9_-]{11})"
+    + r"\.(?P<mac>[A-Za-z0-9_-]{43})\Z"
+)
+# What a model may add around a pasted token; other whitespace (U+00A0, U+3000, ...) is refused.
+_ASCII_SPACE = " \t\r\n"
 
 
 def canonical(value: Any) -> str:
@@ -83,10 +93,10 @@ class TokenSigner:
         The token carries the fingerprint it was issued for (under the MAC), so a stale state is told
         apart from a forged or mismatched token without any server-side memory.
         """
-        parts = token.strip().split(".")
-        if len(parts) != 5 or parts[0] != _VERSION or not parts[1].isdigit() or len(parts[2]) != 32:
+        parsed = _TOKEN.match(token.strip(_ASCII_SPACE))
+        if parsed is None:
             return Refusal.MALFORMED
-        expiry, previewed, nonce, mac = int(parts[1]), parts[2], parts[3], parts[4]
+        expiry, previewed, nonce, mac = int(parsed["expiry"]), parsed["state"], parsed["nonce"], parsed["mac"]
         if not hmac.compare_digest(self._mac(tool, arguments, previewed, expiry, nonce), mac):
             return Refusal.MISMATCH
         if expiry < (time.time() if now is None else now):

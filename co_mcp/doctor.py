@@ -300,11 +300,22 @@ def _safety_checks(settings: Settings) -> list[Check]:
         "token": "preview + confirm_token",
     }[settings.confirm]
     tools = "read-only: no write tools" if settings.read_only else "write tools on"
+    # Counted, not listed: a setting's value is never repeated (it may be a secret pasted in the wrong place).
     if settings.tools:
-        tools += f"; only {', '.join(settings.tools)}"
+        tools += f"; only the {len(settings.tools)} tool(s) of CO_MCP_TOOLS"
     if settings.disable:
-        tools += f"; never {', '.join(settings.disable)}"
+        tools += f"; never the {len(settings.disable)} tool(s) of CO_MCP_DISABLE"
     checks = [Check("safety", "ok", f"{tools}; destructive actions {mode}, tokens valid {settings.confirm_ttl} s")]
+    if settings.http_no_auth:
+        checks.append(
+            Check(
+                "http",
+                "warn",
+                "CO_MCP_HTTP_NO_AUTH is set: on loopback the HTTP transport asks for no bearer token, so any local "
+                "process or user can call every tool",
+                "unset it; clients then send CO_MCP_HTTP_TOKEN (or the token co-mcp shows at start)",
+            )
+        )
     deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
     if not deployed:
         return checks

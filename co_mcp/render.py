@@ -14,6 +14,7 @@ import secrets
 from functools import singledispatch
 from typing import Any
 
+from co_mcp.audit import AuditLogError
 from co_mcp.errors import (
     APIStatusError,
     AuthenticationError,
@@ -368,13 +369,17 @@ def explain(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, NotFoundError):
         asset_id = _asset_id(exc)
-        if asset_id and exc.path.rstrip("/").endswith(asset_id):
+        within = exc.path.split(asset_id, 1)[1] if asset_id else ""
+        if asset_id and not within.startswith("/files"):
+            # The asset itself, or one of its parts that has no path of its own (permissions, archive, transfer).
             return (
-                f"No data asset {asset_id} is visible to this token: it may not exist, may have been deleted, or "
-                "is not shared with you. search_data_assets finds assets by name."
+                f"No data asset {asset_id} is visible to your Code Ocean access token: it may not exist, may have "
+                "been deleted, or is not shared with you. search_data_assets finds assets by name."
             )
         said = quoted(_said(exc.message))
-        return f"Not found: {said}. Check the id and path; list_data_asset_files shows what exists."
+        if asset_id:
+            return f"Not found: {said}. Check the id and the path; list_data_asset_files shows what exists."
+        return f"Not found: {said}. Check the ids given; search_data_assets finds data assets by name."
     if isinstance(exc, AuthenticationError):
         return (
             "Code Ocean rejected the access token (401). The server's CODEOCEAN_TOKEN must be fixed by the user; "
@@ -386,9 +391,11 @@ def explain(exc: BaseException) -> str:
             "read & write scope), or the user lacks the owner or editor role on this asset."
         )
     if isinstance(exc, ConflictError):
+        # The state is not known here (draft, failed, locked, used by pipelines...): words right for any of them.
         return (
-            f"Conflict ({exc.status_code}): {quoted(_said(exc.message))}. If the asset is still being created, call "
-            "wait_for_data_asset and try again."
+            f"Conflict ({exc.status_code}): {quoted(_said(exc.message))}. The current state of what this concerns "
+            "does not allow it; get_data_asset shows an asset's state. Only an asset still in draft is worth "
+            "waiting for (wait_for_data_asset); a failed one stays failed."
         )
     if isinstance(exc, BadRequestError):
         return f"Code Ocean rejected the request (400): {quoted(_said(exc.message))}. Correct that argument and retry."
@@ -408,6 +415,11 @@ def explain(exc: BaseException) -> str:
         return f"Could not reach Code Ocean: {exc}. Retries ran out; check the network or try again later."
     if isinstance(exc, InvalidResponseError):
         return f"Code Ocean sent an unexpected response: {exc}. The server may be a version co_mcp does not know."
+    if isinstance(exc, AuditLogError):
+        return (
+            f"Nothing was sent to Code Ocean: {exc}, and co_mcp records every change before making it. The "
+            "server's operator must fix the audit log (CO_MCP_AUDIT_LOG); retrying will not help until then."
+        )
     if isinstance(exc, CoMcpError):
         return str(exc)
     return "Internal error in co_mcp; it has been logged. Try again, or report it if it persists."

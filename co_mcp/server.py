@@ -8,6 +8,7 @@ rules included), so what the model is told and what is enforced cannot drift apa
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import inspect
@@ -35,7 +36,7 @@ from mcp.server.mcpserver import (
     Resolve,
     UserMessage,
 )
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.server.request_state import AESGCMRequestStateCodec
@@ -57,11 +58,11 @@ from mcp.types import (
     ToolAnnotations,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
-from co_mcp.audit import AuditLog
+from co_mcp.audit import AuditLog, AuditLogError
 from co_mcp.confirm import Refusal, TokenSigner
 from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
 from co_mcp.render import explain, preview_text, render
@@ -70,6 +71,7 @@ from co_mcp.text import clean
 from co_mcp.tools import assets, files, guarded, permissions, schema, search
 from co_mcp.tools.common import ExplainFn
 from co_mcp.tools.views import AssetSummary, PermissionsView, asset_detail, permissions_view
+from co_mcp.validation import describe_argument_errors
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -523,13 +525,27 @@ def _ids_of(args: Args, view: View | None) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-async def _audit_after(state: AppState, tool: str, args: Args, view: View | None, error: CoMcpError | None) -> None:
-    """The outcome line. Its failure must not turn a write that happened into a reported failure
-    (a retry would repeat it); the attempt line already holds the record, and stderr says why."""
+async def _audit_after(
+    state: AppState,
+    tool: str,
+    args: Args,
+    view: View | None,
+    error: CoMcpError | None,
+    *,
+    unrecorded: list[AuditLogError],
+) -> None:
+    """The outcome line. Its failure must not turn a write that happened into a reported failure (a retry
+    would repeat it): the outcome is reported as it is, and ``unrecorded`` collects why it is not logged."""
     try:
         await _audit_write(state, tool, args, view, error)
-    except OSError:
-        log.exception("could not write the audit line for %s after it ran", tool)
+    except AuditLogError as exc:
+        unrecorded.append(exc)
+
+
+def _unrecorded(exc: AuditLogError) -> str:
+    """Added to the answer of a write whose outcome line could not be written."""
+    said = exc.unrecorded()
+    return f"{said[0].upper()}{said[1:]}. The server's operator must fix the audit log (CO_MCP_AUDIT_LOG)."
 
 
 async def _audit_write(
@@ -547,9 +563,10 @@ async def _audit_write(
 
 
 class Confirm(BaseModel):
-    """What the user is asked through the client."""
+    """What the user is asked through the client. Only the JSON ``true`` is a yes: strict, because lax
+    pydantic also reads "yes", "on", "1" and 1 as true, and a client that sent those did not send a yes."""
 
-    confirm: bool = Field(description="Yes, do exactly what the preview describes")
+    confirm: bool = Field(strict=True, description="Yes, do exactly what the preview describes")
 
 
 class _NoQuestion:
@@ -787,10 +804,9 @@ def _build_tool(spec: ToolSpec) -> Tool:
             try:
                 # Before the write: if the audit log cannot take a line, the write does not happen.
                 await _audit_write(state, spec.name, args, None, None, outcome="attempt")
-            except OSError as exc:
-                # The path is for the operator's stderr, not for a client that asked for log notifications.
-                log.error("audit log unavailable: %s", exc, extra={"operator_only": True})
-                raise ToolError(f"The audit log cannot be written ({type(exc).__name__}); nothing was done.") from None
+            except AuditLogError as exc:
+                raise ToolError(explain(exc)) from None
+        unrecorded: list[AuditLogError] = []
 
         async def work() -> View:
             assert spec.run is not None
@@ -798,13 +814,21 @@ def _build_tool(spec: ToolSpec) -> Tool:
                 view = await spec.run(state, args, ctx)
             except CoMcpError as exc:
                 if not spec.read_only:
-                    await _audit_after(state, spec.name, args, None, exc)
+                    await _audit_after(state, spec.name, args, None, exc, unrecorded=unrecorded)
                 raise
             if not spec.read_only:
-                await _audit_after(state, spec.name, args, view, None)
+                await _audit_after(state, spec.name, args, view, None, unrecorded=unrecorded)
             return view
 
-        return await _answer(spec.name, work())
+        try:
+            result = await _answer(spec.name, work())
+        except ToolError as exc:
+            if unrecorded:
+                raise ToolError(f"{exc}\n{_unrecorded(unrecorded[0])}") from None
+            raise
+        if unrecorded:
+            result.content.append(TextContent(type="text", text=_unrecorded(unrecorded[0])))
+        return result
 
     return _make_tool(spec, call, [])
 
@@ -859,21 +883,6 @@ def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], e
     if tool.fn_metadata.output_schema is not None:
         tool.fn_metadata.output_schema = _compact_schema(tool.fn_metadata.output_schema, output=True)
     return tool
-
-
-async def _tidy_errors(ctx: Any, call_next: Any) -> Any:
-    """Drop pydantic's documentation links from argument errors: they cost tokens and help no model.
-
-    Middleware sees results in wire form (a dict); anything else passes through untouched.
-    """
-    result = await call_next(ctx)
-    if getattr(ctx, "method", None) == "tools/call" and isinstance(result, dict) and result.get("isError"):
-        for block in result.get("content") or []:
-            text = block.get("text") if isinstance(block, dict) else None
-            if isinstance(text, str) and "errors.pydantic.dev" in text:
-                kept = [line for line in text.splitlines() if "For further information visit" not in line]
-                block["text"] = "\n".join(kept)
-    return result
 
 
 # --- log notifications ----------------------------------------------------------------------------
@@ -1125,7 +1134,34 @@ class CoMcpServer(MCPServer[AppState]):
                 else f"; tools: {', '.join(sorted(self.offered))}"
             )
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {clean(name, 100)!r}{why}")
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            plain = self._plain_refusal(name, exc)
+            if plain is None:
+                raise
+            # The cause stays: the SDK logs a rejected argument's field names from it.
+            raise ToolError(plain) from exc.__cause__
+
+    def _plain_refusal(self, name: str, exc: ToolError) -> str | None:
+        """The SDK's own refusals of a call, reworded for a model: no Python names, tags or links.
+
+        An argument error becomes one line per field (co_mcp.validation). An answer to the confirmation
+        question that does not fit it (``"yes"`` for ``true``, no content) is refused by the SDK's resolver
+        machinery in words that name a Python function. A crash (UnexpectedToolError) keeps its own text.
+        """
+        if isinstance(exc, UnexpectedToolError):
+            return None
+        cause = exc.__cause__
+        tool = self._tool_manager.get_tool(name)
+        if isinstance(cause, ValidationError) and tool is not None:
+            return describe_argument_errors(name, tool.fn_metadata.arg_model, cause)
+        if isinstance(cause, ToolError) and str(cause).startswith("Resolver "):
+            return (
+                "The answer to the confirmation question could not be read as a yes or a no (confirm must be "
+                "true or false); nothing was done. Calling again asks the user again."
+            )
+        return None
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
@@ -1154,11 +1190,18 @@ class CoMcpServer(MCPServer[AppState]):
 def select_specs(specs: list[ToolSpec], options: ServerOptions) -> list[ToolSpec]:
     """The tools this server offers: read-only mode and allow/deny lists remove the rest entirely."""
     known = {spec.name for spec in specs}
-    unknown = sorted((options.allow | options.deny) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"CO_MCP_TOOLS / CO_MCP_DISABLE name unknown tools: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+    problems = []
+    for variable, names in (("CO_MCP_TOOLS", options.allow), ("CO_MCP_DISABLE", options.deny)):
+        unknown = sorted(names - known)
+        # The names are not repeated (a value may be a secret pasted into the wrong variable); a near one is.
+        close = sorted({m for name in unknown for m in difflib.get_close_matches(name, sorted(known), n=1)})
+        if unknown:
+            problems.append(
+                f"{variable} names {len(unknown)} tool(s) co_mcp does not have"
+                + (f" (did you mean {', '.join(close)}?)" if close else "")
+            )
+    if problems:
+        raise ConfigurationError(f"{'; '.join(problems)}; the tools are: {', '.join(sorted(known))}")
     return [
         spec
         for spec in specs
@@ -1204,7 +1247,7 @@ def _construct(chosen: list[ToolSpec], options: ServerOptions, lifespan: Any) ->
         version=__version__,
         lifespan=lifespan,
         tools=[_build_guarded_tool(spec) if spec.plan is not None else _build_tool(spec) for spec in chosen],
-        middleware=[_forward_logs, _tidy_errors],
+        middleware=[_forward_logs],
         # Elicitation on 2026-07-28 round-trips sealed request state through the client; replicas that
         # share CO_MCP_CONFIRM_SECRET must be able to open each other's, so the key comes from it.
         request_state_security=RequestStateSecurity(
@@ -1289,7 +1332,10 @@ class BearerGuard:
             headers = dict(scope.get("headers") or [])
             given = headers.get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
-                body = b'{"error":"unauthorized","message":"a bearer token is required (CO_MCP_HTTP_TOKEN)"}'
+                body = (
+                    b'{"error":"unauthorized","message":"send Authorization: Bearer <token>, with the token co-mcp '
+                    b'showed when it started, or its CO_MCP_HTTP_TOKEN"}'
+                )
                 await _send_json(send, 401, body, (b"www-authenticate", b'Bearer realm="co-mcp"'))
                 return
         await self._app(scope, receive, send)
@@ -1327,14 +1373,28 @@ async def _send_json(send: Any, status: int, body: bytes, *headers: tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
+def http_app(server: MCPServer[AppState], settings: Settings, host: str, *, token: str | None = None) -> Any:
     """The streamable-HTTP ASGI app at /mcp: stateless, JSON responses, host and token checks.
 
-    On a loopback address the SDK's DNS-rebinding protection is on by default. Any other address
-    needs explicit allowed hosts and a bearer token, or it is refused (ConfigurationError).
+    Every request needs ``Authorization: Bearer <token>``: ``token`` (the CLI makes one when none is
+    configured), else CO_MCP_HTTP_TOKEN. Without either it is refused (ConfigurationError), unless
+    CO_MCP_HTTP_NO_AUTH opts out, which only a loopback address allows. On a loopback address the SDK's
+    DNS-rebinding protection is on by default; any other address also needs explicit allowed hosts.
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
+    if token is None and settings.http_token is not None:
+        token = settings.http_token.get_secret_value()
+    if settings.http_no_auth and token is not None:
+        raise ConfigurationError(
+            "CO_MCP_HTTP_NO_AUTH and a bearer token (CO_MCP_HTTP_TOKEN) are both set: unset one of them"
+        )
+    if token is None and not settings.http_no_auth and host in LOCAL_HOSTS:
+        raise ConfigurationError(
+            "the HTTP transport needs a bearer token that clients send as 'Authorization: Bearer <token>': set "
+            "CO_MCP_HTTP_TOKEN (the co-mcp command makes one when it is not set), or set CO_MCP_HTTP_NO_AUTH=1 "
+            "to let any process or user on this machine call every tool"
+        )
     security = None
     if host in LOCAL_HOSTS and settings.allowed_hosts:
         # Behind a reverse proxy on the same machine, requests arrive for the public name: allow it
@@ -1348,16 +1408,14 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     elif host not in LOCAL_HOSTS:
         missing = [
             name
-            for name, value in (
-                ("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts),
-                ("CO_MCP_HTTP_TOKEN", settings.http_token),
-            )
+            for name, value in (("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts), ("CO_MCP_HTTP_TOKEN", token))
             if not value
         ]
         if missing:
+            opt_out = " (CO_MCP_HTTP_NO_AUTH applies to loopback only)" if settings.http_no_auth else ""
             raise ConfigurationError(
                 f"binding {host} exposes co_mcp beyond this machine: set {' and '.join(missing)} "
-                "(the Host names clients use, and a bearer token they must send), or bind 127.0.0.1"
+                f"(the Host names clients use, and a bearer token they must send){opt_out}, or bind 127.0.0.1"
             )
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -1374,18 +1432,26 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str) -> Any:
     )
     if not settings.http_sessions:
         app = PostOnly(app)
-    if settings.http_token is not None:
-        return BearerGuard(app, settings.http_token.get_secret_value())
+    if token is not None:
+        return BearerGuard(app, token)
     return app
 
 
-def serve(server: MCPServer[AppState], *, transport: str, settings: Settings, host: str, port: int) -> None:
-    """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP."""
+def serve(
+    server: MCPServer[AppState],
+    *,
+    transport: str,
+    settings: Settings,
+    host: str,
+    port: int,
+    token: str | None = None,
+) -> None:
+    """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP (``http_app``)."""
     if transport == "stdio":
         server.run("stdio")
         return
     import uvicorn
 
-    app = http_app(server, settings, host)
+    app = http_app(server, settings, host, token=token)
     log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

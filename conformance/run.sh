@@ -6,7 +6,8 @@
 # 1. Installs, if not already there, the pinned npm packages of conformance/npm/*/package-lock.json under
 #    .ci/.work/node (Node 22 from the npm registry, the suite for 2025-11-25, its pre-release for 2026-07-28,
 #    Inspector v2). Only the npm registry is used.
-# 2. Serves `co-mcp --sandbox --transport http` on 127.0.0.1 twice (free ports): stateless (the default) and
+# 2. Serves `co-mcp --sandbox --transport http --no-auth` on 127.0.0.1 twice (free ports; the suites cannot
+#    send a bearer token, hence the opt-out): stateless (the default) and
 #    with CO_MCP_HTTP_SESSIONS=1. Runs the 2026-07-28 suite against both, and the 2025-11-25 suite against the
 #    one with sessions: its SSE scenarios need an Mcp-Session-Id, which a stateless server never assigns (the spec
 #    leaves sessions optional). --suite all each time, each against its baseline (conformance/baseline-*.yml:
@@ -139,8 +140,10 @@ start_server() { # label [VAR=value...]: serve on a free 127.0.0.1 port; sets UR
 	for attempt in 1 2 3; do
 		PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		URL=http://127.0.0.1:$PORT/mcp
+		# --no-auth: the suites have no way to send a bearer token (`conformance server --help`: --url only).
+		# Loopback only, for the few minutes of the run, against the sandbox's demo data.
 		env CO_MCP_AUDIT_LOG="$TMP/audit-$label.jsonl" "$@" \
-			"$CO_MCP" --sandbox --transport http --host 127.0.0.1 --port "$PORT" >>"$RESULTS/server-$label.log" 2>&1 &
+			"$CO_MCP" --sandbox --transport http --no-auth --host 127.0.0.1 --port "$PORT" >>"$RESULTS/server-$label.log" 2>&1 &
 		pid=$!
 		for ((i = 0; i < 120; i++)); do
 			kill -0 "$pid" 2>/dev/null || break

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx2
 import pytest
 
 from co_mcp import __version__
@@ -42,7 +50,9 @@ def test_unknown_tool_names_in_a_deny_list_are_refused(
 ) -> None:
     monkeypatch.setenv("CO_MCP_DISABLE", "delete_data_assets")
     assert main(["--sandbox"]) == 2
-    assert "delete_data_assets" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "CO_MCP_DISABLE names 1 tool(s) co_mcp does not have (did you mean delete_data_asset?)" in err
+    assert "delete_data_assets" not in err  # a setting's value is never repeated
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,3 +124,109 @@ def test_without_logging_configured_the_sdk_sets_it_up_as_usual() -> None:
     code = f"import logging; {BUILD}; print(len(logging.getLogger().handlers))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "1"
+
+
+# --- the HTTP transport's credential ------------------------------------------------------------------
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+
+
+@dataclass
+class Served:
+    url: str
+    stdout: str = ""
+    stderr: str = ""
+
+
+@contextlib.contextmanager
+def co_mcp_http(tmp_path: Path, *flags: str, **env: str) -> Iterator[Served]:
+    """``co-mcp --sandbox --transport http`` on a free loopback port; its output is read once it stopped."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = clean_env() | {"CO_MCP_AUDIT_LOG": str(tmp_path / "audit.jsonl")} | env
+    command = [sys.executable, "-m", "co_mcp", "--log-level", "DEBUG", "--sandbox", "--transport", "http"]
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    served = Served(f"http://127.0.0.1:{port}/mcp")
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen([*command, "--port", str(port), *flags], env=environment, stdout=stdout, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, err.read_text()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            assert time.monotonic() < deadline, "co-mcp did not listen within 60 s"
+            time.sleep(0.05)
+        yield served
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        served.stdout, served.stderr = out.read_text(), err.read_text()
+
+
+def post(url: str, body: dict[str, object], token: str | None = None) -> httpx2.Response:
+    headers = MCP_HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
+    return httpx2.post(url, json=body, headers=headers, timeout=30)
+
+
+@pytest.mark.slow
+def test_http_without_a_token_makes_one_shows_it_once_and_requires_it(tmp_path: Path) -> None:
+    with co_mcp_http(tmp_path) as served:
+        # Shown before the server listens: it is there by now.
+        found = re.search(r"Authorization: Bearer (\S+)", (tmp_path / "stderr").read_text())
+        assert found, (tmp_path / "stderr").read_text()
+        token = found.group(1)
+        anonymous, wrong = post(served.url, INIT), post(served.url, INIT, "not-it")
+        answered = post(served.url, INIT, token), post(served.url, LIST_TOOLS, token)
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert [r.status_code for r in answered] == [200, 200]
+    assert len(token) >= 32
+    # Once, on stderr, although every log line down to DEBUG was written there too; never on stdout.
+    assert served.stderr.count(token) == 1
+    assert token not in served.stdout
+    audit = tmp_path / "audit.jsonl"
+    assert not audit.exists() or token not in audit.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flags", "env"), [(["--no-auth"], {}), ([], {"CO_MCP_HTTP_NO_AUTH": "1"})], ids=["flag", "env"]
+)
+def test_the_opt_out_warns_loudly_and_serves_without_a_token(
+    tmp_path: Path, flags: list[str], env: dict[str, str]
+) -> None:
+    with co_mcp_http(tmp_path, *flags, **env) as served:
+        anonymous = post(served.url, INIT)
+    assert anonymous.status_code == 200
+    assert "WARNING: NO AUTHENTICATION" in served.stderr
+    assert "Authorization: Bearer" not in served.stderr
+
+
+@pytest.mark.slow
+def test_a_configured_token_is_required_and_never_shown(tmp_path: Path) -> None:
+    chosen = "chosen-bearer-token-0123456789abcdef"
+    with co_mcp_http(tmp_path, CO_MCP_HTTP_TOKEN=chosen) as served:
+        anonymous, answered = post(served.url, INIT), post(served.url, INIT, chosen)
+    assert (anonymous.status_code, answered.status_code) == (401, 200)
+    assert chosen not in served.stderr
+    assert "Authorization: Bearer" not in served.stderr
+
+
+def test_beyond_loopback_no_token_is_made_and_the_server_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith("CO_MCP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CO_MCP_ALLOWED_HOSTS", "mcp.example.org")
+    assert main(["--sandbox", "--transport", "http", "--host", "0.0.0.0", "--no-auth"]) == 2
+    err = capsys.readouterr().err
+    assert "CO_MCP_HTTP_TOKEN" in err
+    assert "Authorization: Bearer" not in err

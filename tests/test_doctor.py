@@ -205,6 +205,13 @@ async def test_an_http_deployment_without_a_shared_confirm_secret_warns(env: pyt
     assert "CO_MCP_CONFIRM_SECRET" in check.detail
 
 
+async def test_the_http_opt_out_of_a_bearer_token_is_a_warning(env: pytest.MonkeyPatch) -> None:
+    env.setenv("CO_MCP_HTTP_NO_AUTH", "1")
+    check = by_name(await diagnose())["http"]
+    assert check.status == "warn"
+    assert "CO_MCP_HTTP_NO_AUTH" in check.detail
+
+
 async def test_an_http_deployment_with_every_setting_is_ok(env: pytest.MonkeyPatch) -> None:
     env.setenv("CO_MCP_HTTP_TOKEN", "bearer-token")
     env.setenv("CO_MCP_ALLOWED_HOSTS", "mcp.example.org")

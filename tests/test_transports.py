@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx2
@@ -53,6 +53,16 @@ async def test_stdio_subprocess_with_the_embedded_sandbox_lists_and_calls_tools(
     assert result.structured_content["results"]
 
 
+BEARER = "http-bearer-canary-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {BEARER}"}
+MCP_HEADERS = {**MCP_HEADERS, **AUTH}
+
+
+def with_token(**values: Any) -> Settings:
+    """HTTP settings as a deployment would have them: a bearer token, and whatever else is under test."""
+    return Settings(http_token=BEARER, **values)
+
+
 @contextmanager
 def mcp_over_http(sandbox: Sandbox, settings: Settings) -> Iterator[str]:
     server = build_server(lambda: client_for(sandbox))
@@ -60,10 +70,18 @@ def mcp_over_http(sandbox: Sandbox, settings: Settings) -> Iterator[str]:
         yield f"{base_url}/mcp"
 
 
+@asynccontextmanager
+async def connected(url: str, **kwargs: Any) -> AsyncIterator[Client]:
+    """An MCP client of ``url`` that sends the bearer token."""
+    http = httpx2.AsyncClient(headers=AUTH, timeout=60)
+    async with http, Client(streamable_http_client(url, http_client=http), **kwargs) as client:
+        yield client
+
+
 @pytest.mark.loopback
 async def test_streamable_http_serves_both_eras(sandbox: Sandbox, mode: str) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
-        async with Client(url, mode=mode) as client:
+    with mcp_over_http(sandbox, with_token()) as url:
+        async with connected(url, mode=mode) as client:
             result = await client.call_tool("search_data_assets", {"limit": 2})
     assert not result.is_error
     assert result.structured_content is not None
@@ -72,11 +90,11 @@ async def test_streamable_http_serves_both_eras(sandbox: Sandbox, mode: str) -> 
 
 @pytest.mark.loopback
 async def test_http_without_the_bearer_token_is_refused_and_reaches_no_tool(sandbox: Sandbox) -> None:
-    settings = Settings(http_token="http-bearer-canary")
-    with mcp_over_http(sandbox, settings) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         sandbox.request_log.clear()
+        anonymous = {k: v for k, v in MCP_HEADERS.items() if k != "Authorization"}
         async with httpx2.AsyncClient() as http:
-            missing = await http.post(url, json=INIT, headers=MCP_HEADERS)
+            missing = await http.post(url, json=INIT, headers=anonymous)
             wrong = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Authorization": "Bearer nope"})
     assert (missing.status_code, wrong.status_code) == (401, 401)
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
@@ -85,17 +103,55 @@ async def test_http_without_the_bearer_token_is_refused_and_reaches_no_tool(sand
 
 @pytest.mark.loopback
 async def test_http_with_the_bearer_token_works(sandbox: Sandbox) -> None:
-    settings = Settings(http_token="http-bearer-canary")
-    with mcp_over_http(sandbox, settings) as url:
-        http = httpx2.AsyncClient(headers={"Authorization": "Bearer http-bearer-canary"})
-        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+    with mcp_over_http(sandbox, with_token()) as url:
+        async with connected(url) as client:
             result = await client.call_tool("get_custom_metadata_schema", {})
     assert not result.is_error
 
 
+def test_on_loopback_too_serving_without_a_token_needs_the_explicit_opt_out() -> None:
+    server = build_server(lambda: client_for(Sandbox(assets=1)))
+    with pytest.raises(ConfigurationError, match="CO_MCP_HTTP_TOKEN") as refused:
+        http_app(server, Settings(), "127.0.0.1")
+    assert "CO_MCP_HTTP_NO_AUTH=1" in str(refused.value)
+
+
+@pytest.mark.loopback
+async def test_the_opt_out_serves_loopback_without_a_token(sandbox: Sandbox) -> None:
+    with mcp_over_http(sandbox, Settings(http_no_auth=True)) as url:
+        async with Client(url) as client:
+            result = await client.call_tool("get_custom_metadata_schema", {})
+    assert not result.is_error
+
+
+def test_the_opt_out_does_not_reach_beyond_loopback() -> None:
+    server = build_server(lambda: client_for(Sandbox(assets=1)))
+    settings = Settings(allowed_hosts=["mcp.example.org"], http_no_auth=True)
+    with pytest.raises(ConfigurationError, match="CO_MCP_HTTP_TOKEN") as refused:
+        http_app(server, settings, "0.0.0.0")
+    assert "loopback only" in str(refused.value)
+
+
+def test_the_opt_out_and_a_token_together_are_refused() -> None:
+    server = build_server(lambda: client_for(Sandbox(assets=1)))
+    with pytest.raises(ConfigurationError, match="both set"):
+        http_app(server, with_token(http_no_auth=True), "127.0.0.1")
+
+
+@pytest.mark.loopback
+async def test_a_token_given_to_the_app_wins_over_none_configured(sandbox: Sandbox) -> None:
+    server = build_server(lambda: client_for(sandbox))
+    with serving(http_app(server, Settings(), "127.0.0.1", token=BEARER), lifespan="on") as base_url:
+        async with connected(f"{base_url}/mcp") as client:
+            assert not (await client.call_tool("get_custom_metadata_schema", {})).is_error
+        async with httpx2.AsyncClient() as http:
+            anonymous = await http.post(f"{base_url}/mcp", json=INIT, headers={"Accept": "application/json"})
+    assert anonymous.status_code == 401
+
+
 @pytest.mark.loopback
 async def test_http_refuses_a_foreign_host_header(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         async with httpx2.AsyncClient() as http:
             response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "evil.example"})
     assert response.status_code == 421
@@ -103,7 +159,7 @@ async def test_http_refuses_a_foreign_host_header(sandbox: Sandbox) -> None:
 
 @pytest.mark.loopback
 async def test_http_refuses_a_foreign_origin(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         async with httpx2.AsyncClient() as http:
             response = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Origin": "https://evil.example"})
     assert response.status_code == 403
@@ -125,7 +181,7 @@ def test_binding_beyond_loopback_with_both_set_builds_an_app() -> None:
 async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the_secret(sandbox: Sandbox) -> None:
     options = ServerOptions(signer=TokenSigner(SECRET), audit=AuditLog("-"))
     replicas = [
-        http_app(build_server(lambda: client_for(sandbox), options=options), Settings(), "127.0.0.1") for _ in "ab"
+        http_app(build_server(lambda: client_for(sandbox), options=options), with_token(), "127.0.0.1") for _ in "ab"
     ]
     bases: list[str] = []
     turn = itertools.count()
@@ -156,7 +212,7 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
     with serving(replicas[0], lifespan="on") as first, serving(replicas[1], lifespan="on") as second:
         bases.extend([first, second])
         with serving(round_robin) as proxy:
-            async with Client(f"{proxy}/mcp", mode="auto", elicitation_callback=yes) as client:
+            async with connected(f"{proxy}/mcp", mode="auto", elicitation_callback=yes) as client:
                 result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target]})
     assert not result.is_error
     stored = sandbox.store.get_asset(target)
@@ -166,7 +222,7 @@ async def test_elicitation_on_2026_07_28_round_trips_across_replicas_sharing_the
 
 @pytest.mark.loopback
 async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sandbox: Sandbox) -> None:
-    settings = Settings(allowed_hosts=["mcp.example.org"])
+    settings = with_token(allowed_hosts=["mcp.example.org"])
     with mcp_over_http(sandbox, settings) as url:
         async with httpx2.AsyncClient() as http:
             proxied = await http.post(url, json=INIT, headers={**MCP_HEADERS, "Host": "mcp.example.org"})
@@ -177,7 +233,7 @@ async def test_on_loopback_behind_a_proxy_the_allowed_public_name_is_accepted(sa
 
 @pytest.mark.loopback
 async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         async with httpx2.AsyncClient() as http:
             answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
     assert answer.status_code == 200
@@ -186,9 +242,10 @@ async def test_stateless_http_assigns_no_session(sandbox: Sandbox) -> None:
 
 @pytest.mark.loopback
 async def test_stateless_http_answers_a_listen_stream_get_with_405(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         async with httpx2.AsyncClient(timeout=5) as http:
-            answer = await http.get(url, headers={"Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25"})
+            listen = {"Accept": "text/event-stream", "MCP-Protocol-Version": "2025-11-25", **AUTH}
+            answer = await http.get(url, headers=listen)
     assert answer.status_code == 405
     assert answer.headers["allow"] == "POST"
     assert "POST" in answer.json()["message"]
@@ -197,18 +254,23 @@ async def test_stateless_http_answers_a_listen_stream_get_with_405(sandbox: Sand
 @pytest.mark.loopback
 @pytest.mark.parametrize("method", ["DELETE", "HEAD", "PUT"])
 async def test_stateless_http_allows_only_post(sandbox: Sandbox, method: str) -> None:
-    with mcp_over_http(sandbox, Settings()) as url:
+    with mcp_over_http(sandbox, with_token()) as url:
         async with httpx2.AsyncClient(timeout=5) as http:
-            answer = await http.request(method, url, headers={"MCP-Protocol-Version": "2025-11-25"})
+            answer = await http.request(method, url, headers={"MCP-Protocol-Version": "2025-11-25", **AUTH})
     assert (answer.status_code, answer.headers["allow"]) == (405, "POST")
 
 
 @pytest.mark.loopback
 async def test_http_sessions_still_open_the_listen_stream(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
+    with mcp_over_http(sandbox, with_token(http_sessions=True)) as url:
         async with httpx2.AsyncClient(timeout=5) as http:
             session = (await http.post(url, json=INIT, headers=MCP_HEADERS)).headers["mcp-session-id"]
-            listen = {"Accept": "text/event-stream", "Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"}
+            listen = {
+                "Accept": "text/event-stream",
+                "Mcp-Session-Id": session,
+                "MCP-Protocol-Version": "2025-11-25",
+                **AUTH,
+            }
             async with http.stream("GET", url, headers=listen) as answer:
                 status, kind = answer.status_code, answer.headers["content-type"]
     assert (status, kind.split(";")[0]) == (200, "text/event-stream")
@@ -216,7 +278,7 @@ async def test_http_sessions_still_open_the_listen_stream(sandbox: Sandbox) -> N
 
 @pytest.mark.loopback
 async def test_http_sessions_assign_a_session_id(sandbox: Sandbox) -> None:
-    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
+    with mcp_over_http(sandbox, with_token(http_sessions=True)) as url:
         async with httpx2.AsyncClient() as http:
             answer = await http.post(url, json=INIT, headers=MCP_HEADERS)
     assert answer.status_code == 200
@@ -234,8 +296,8 @@ async def test_http_sessions_let_a_2025_client_confirm_by_elicitation(sandbox: S
         return ElicitResult(action="accept", content={"confirm": True})
 
     target = alice_asset(sandbox)
-    with mcp_over_http(sandbox, Settings(http_sessions=True)) as url:
-        async with Client(url, mode="legacy", elicitation_callback=yes) as client:
+    with mcp_over_http(sandbox, with_token(http_sessions=True)) as url:
+        async with connected(url, mode="legacy", elicitation_callback=yes) as client:
             result = await client.call_tool("archive_data_asset", {"data_asset_ids": [target]})
     assert not result.is_error
     assert len(asked) == 1

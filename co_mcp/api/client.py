@@ -787,7 +787,8 @@ def _normalise_domain(domain: str) -> str:
     text = domain.strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgumentError("domain", f"must be a URL such as https://codeocean.example.com, got {text[:80]!r}")
+        # Not repeated: the value may be a token pasted into the wrong setting.
+        raise InvalidArgumentError("domain", "must be a URL such as https://codeocean.example.com (http or https)")
     if parts.username or parts.password:
         raise InvalidArgumentError("domain", "must not contain credentials; set CODEOCEAN_TOKEN instead")
     if parts.path.endswith("/api/v1"):

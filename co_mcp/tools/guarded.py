@@ -4,7 +4,7 @@ A *plan* never changes anything: it reads each asset, what depends on it, and (f
 current permissions, and describes in human terms exactly what would happen. Its fingerprint digests
 the state the description was made from, so a confirmation can be tied to it. *Execute* acts on the
 plan's items one by one; one failure does not hide the others, and nothing pretends to roll back.
-Every attempt is written to the audit log before the result is reported.
+Every attempt is written to the audit log before it is sent, and its outcome before it is reported.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from co_mcp.api.models import (
     TransferDataParams,
     UserPermission,
 )
+from co_mcp.audit import AuditLogError
 from co_mcp.confirm import canonical, fingerprint
 from co_mcp.errors import APIStatusError, CodeOceanError, NotFoundError, outcome_unknown
 from co_mcp.text import iso_date
@@ -614,9 +615,17 @@ async def _act(client: CodeOceanClient, args: Confirmable, item: PlanItem) -> No
 async def execute(
     client: CodeOceanClient, plan: Plan, args: Confirmable, audit: AuditLog, explain: ExplainFn
 ) -> list[GuardItem]:
-    """Act on each actionable item in order; audit each attempt before reporting it."""
+    """Act on each actionable item in order, each one's attempt on the audit log before it is sent.
+
+    If the audit log cannot take an attempt line, that item and every later one are not sent; when nothing
+    was sent yet, the AuditLogError is raised, as for any write. If it cannot take an outcome line, the item's
+    real outcome is still reported, saying the log could not record it: reporting a failure would invite a
+    retry of something that happened.
+    """
     outcomes: list[GuardItem] = []
     arguments = args.signed()
+    blocked: AuditLogError | None = None
+    acted = False
     for item in plan.items:
         name = item.asset.name if item.asset else None
         if item.error is not None:
@@ -626,12 +635,23 @@ async def execute(
             outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="no_change", detail=item.no_change))
             continue
         deleted = asset_detail(item.asset).wire() if isinstance(args, DeleteArgs) and item.asset else None
-        if deleted is not None:
-            # Written before the delete: if the process dies mid-call, the record of the asset survives.
-            await audit.write(
-                plan.tool, outcome="attempt", data_asset_ids=[item.data_asset_id], arguments=arguments,
-                fingerprint=plan.fingerprint, deleted=deleted,
-            )  # fmt: skip
+        if blocked is None:
+            try:
+                # Before the act: if the process dies mid-call, the record of the attempt (and of a deleted
+                # asset's metadata) survives; if the line cannot be written, nothing is sent.
+                await audit.write(
+                    plan.tool, outcome="attempt", data_asset_ids=[item.data_asset_id], arguments=arguments,
+                    fingerprint=plan.fingerprint, deleted=deleted,
+                )  # fmt: skip
+            except AuditLogError as exc:
+                if not acted:
+                    raise
+                blocked = exc
+        if blocked is not None:
+            detail = f"not sent: {blocked}"
+            outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="skipped", detail=detail))
+            continue
+        acted = True
         try:
             await _act(client, args, item)
         except CodeOceanError as exc:
@@ -639,16 +659,35 @@ async def execute(
             message = exc.message if isinstance(exc, APIStatusError) else str(exc)
             # An ambiguous failure may have acted: "unknown", never "failed", or a retry could repeat it.
             outcome: Literal["failed", "unknown"] = "unknown" if outcome_unknown(exc) else "failed"
-            await audit.write(
-                plan.tool, outcome=outcome, data_asset_ids=[item.data_asset_id], arguments=arguments,
-                status=status, message=message, fingerprint=plan.fingerprint,
-            )  # fmt: skip
+            unrecorded = await _record_outcome(
+                audit, plan, item, arguments, outcome=outcome, status=status, message=message
+            )
             detail = "it disappeared between preview and action" if isinstance(exc, NotFoundError) else explain(exc)
+            detail += f"; {unrecorded}" if unrecorded else ""
             outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome=outcome, detail=detail))
             continue
-        await audit.write(
-            plan.tool, outcome="done", data_asset_ids=[item.data_asset_id], arguments=arguments,
-            status=204, fingerprint=plan.fingerprint, deleted=deleted,
-        )  # fmt: skip
-        outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="done"))
+        unrecorded = await _record_outcome(audit, plan, item, arguments, outcome="done", status=204, deleted=deleted)
+        outcomes.append(GuardItem(id=item.data_asset_id, name=name, outcome="done", detail=unrecorded))
     return outcomes
+
+
+async def _record_outcome(
+    audit: AuditLog,
+    plan: Plan,
+    item: PlanItem,
+    arguments: dict[str, Any],
+    *,
+    outcome: str,
+    status: int | None,
+    message: str | None = None,
+    deleted: dict[str, Any] | None = None,
+) -> str | None:
+    """Write an item's outcome line: None if written, else words for the item saying it could not be."""
+    try:
+        await audit.write(
+            plan.tool, outcome=outcome, data_asset_ids=[item.data_asset_id], arguments=arguments,
+            status=status, message=message, fingerprint=plan.fingerprint, deleted=deleted,
+        )  # fmt: skip
+    except AuditLogError as exc:
+        return exc.unrecorded()
+    return None

@@ -371,7 +371,8 @@ async def rig(sandbox: Sandbox, ledger: Ledger, tmp_path: Path, *, over_http: bo
 
         server = build_server(factory, options=options_for(tmp_path))
         if over_http:
-            with serving(http_app(server, Settings(), "127.0.0.1"), lifespan="on") as mcp_url:
+            # No bearer token: this rig is about Code Ocean's faults, on loopback, for the test's few seconds.
+            with serving(http_app(server, Settings(http_no_auth=True), "127.0.0.1"), lifespan="on") as mcp_url:
                 ports.append(int(mcp_url.rsplit(":", 1)[1]))
                 async with Client(f"{mcp_url}/mcp") as client:
                     yield Rig(sandbox, client, ledger)

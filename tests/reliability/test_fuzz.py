@@ -32,7 +32,9 @@ import copy
 import json
 import logging
 import random
+import re
 import time
+import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -535,6 +537,51 @@ def model_errors(tool: str, arguments: Any) -> list[str] | None:
     return None
 
 
+# What pydantic's own text carries and an argument error must not: type tags, links, the rejected input,
+# the count-and-model header, and union branches or models by their Python names.
+PYTHON_WORDS = re.compile(
+    r"type=|input_value|input_type|pydantic|https?://|validation errors? for|Error executing|Value error,"
+    r"|\b(?:list|dict|tuple|set)\[|function-(?:after|before|wrap|plain)|NoneType|_arguments\b"
+)
+
+
+@cache
+def model_names() -> frozenset[str]:
+    """The class name of every model reachable from a tool's arguments."""
+    names: set[str] = set()
+
+    def walk(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation.__name__ not in names:
+                names.add(annotation.__name__)
+                for info in annotation.model_fields.values():
+                    walk(info.annotation)
+            return
+        for arg in typing.get_args(annotation):
+            walk(arg)
+
+    for model in ARG_MODELS.values():
+        walk(model)
+    return frozenset(names)
+
+
+def keys_of(value: Any) -> set[str]:
+    """Every key of every object in ``value``: names the caller sent, which a refusal may repeat."""
+    if isinstance(value, dict):
+        return {str(k) for k in value} | {key for v in value.values() for key in keys_of(v)}
+    if isinstance(value, list):
+        return {key for v in value for key in keys_of(v)}
+    return set()
+
+
+def python_words(text: str, sent: Any = None) -> list[str]:
+    """The Python words in a refusal: pydantic's markers, and model class names unless the caller sent one as
+    a key (hypothesis draws keys from the source's own strings)."""
+    found = PYTHON_WORDS.findall(text)
+    named = keys_of(sent)
+    return found + sorted(name for name in model_names() if name not in named and re.search(rf"\b{name}\b", text))
+
+
 def acceptable(tool: str, arguments: Any) -> bool:
     return schema_valid(tool, arguments) and model_valid(tool, arguments)
 
@@ -605,7 +652,9 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
     if "Internal error" in body:
         tally.internal_errors += 1
         tally.problem(case, "internal error", body)
-    refused_by_validation = result.is_error and "validation error for arguments of" in body
+    refused_by_validation = result.is_error and body.startswith(f"Invalid arguments of {case.tool};")
+    if refused_by_validation and (leaked := python_words(body, case.arguments)):
+        tally.problem(case, f"argument error shows {leaked!r}", body)
     # What the server enforces: the tool's model, on the arguments exactly as sent.
     wrong = model_errors(case.tool, case.arguments)
     if wrong is None and refused_by_validation:
@@ -632,7 +681,8 @@ async def judge(client: Client, sandbox: Sandbox, case: Case, tally: Tally) -> N
     tally.invalid_refused += 1
     # The refusal names a field that is wrong: one the model names, else the one the mutation broke.
     names = wrong or ([case.field] if case.field else [f"arguments of {case.tool}"])
-    if any(name in body for name in names):
+    # A long name is shown cut short (an argument error caps what it repeats of the caller's keys).
+    if any(name[:40] in body for name in names):
         tally.invalid_field_named += 1
     else:
         tally.problem(case, f"refusal names none of {names!r}", body)

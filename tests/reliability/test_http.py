@@ -53,9 +53,9 @@ GOOD = {**MCP, "Host": PUBLIC_HOST, "Authorization": f"Bearer {TOKEN}"}
 
 @contextmanager
 def loopback(sandbox: Sandbox) -> Iterator[str]:
-    """The MCP endpoint as bound on 127.0.0.1 with no settings: the SDK's loopback Host/Origin checks."""
+    """The MCP endpoint as bound on 127.0.0.1 with only a bearer token: the SDK's loopback Host/Origin checks."""
     server = build_server(lambda: client_for(sandbox))
-    with serving(http_app(server, Settings(), "127.0.0.1"), lifespan="on") as base_url:
+    with serving(http_app(server, Settings(http_token=TOKEN), "127.0.0.1"), lifespan="on") as base_url:
         yield f"{base_url}/mcp"
 
 
@@ -80,7 +80,7 @@ async def test_on_loopback_a_foreign_host_is_421_a_foreign_origin_403_and_neithe
 ) -> None:
     with loopback(sandbox) as url:
         port = url.split(":")[2].split("/")[0]
-        async with httpx2.AsyncClient() as http:
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
             foreign_host = await http.post(url, json=CALL, headers={**MCP, "Host": "evil.example"})
             rebinding = await http.post(url, json=CALL, headers={**MCP, "Host": f"evil.example:{port}"})
             foreign_origin = await http.post(url, json=CALL, headers={**MCP, "Origin": "https://evil.example"})
