@@ -126,8 +126,6 @@ def text_of(result: CallToolResult) -> str:
 
 def ids_of(result: CallToolResult) -> list[str]:
     content = result.structured_content or {}
-    if "ids" in content:
-        return [str(i) for i in content["ids"]]
     return [str(item["id"]) for item in content.get("results") or content.get("assets") or []]
 
 

@@ -107,7 +107,7 @@ async def gather_through_mcp(sandbox: Sandbox) -> dict[str, Any]:
     assert not result.is_error
     assert result.structured_content is not None
     return {
-        "gather_count": len(result.structured_content["ids"]),
+        "gather_count": len(result.structured_content["results"]),
         "gather_s": elapsed,
         "gather_mb": (peak - before) / 1e6,
     }

@@ -61,7 +61,7 @@ async def sizes() -> dict[str, int]:
         tools = (await client.list_tools()).tools
         listing = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
         search = await client.call_tool("search_data_assets", {"limit": 20})
-        first_id = search.structured_content["ids"][0]
+        first_id = search.structured_content["results"][0]["id"]
         # The asset the issue describes: a 500-character description and 15 tags.
         description = ("Single-cell RNA sequencing of peripheral blood mononuclear cells from healthy donors. " * 7)[
             :500

@@ -71,10 +71,10 @@ class Tour:
 
         heading(2, "Search: free text and field terms")
         found = await self.call("search_data_assets", {"query": "tag:rna-seq", "limit": 5})
-        ids = list(found.get("ids", []))
+        ids = [hit["id"] for hit in found.get("results", [])]
         if not ids:
             found = await self.call("search_data_assets", {"limit": 5})
-            ids = list(found["ids"])
+            ids = [hit["id"] for hit in found["results"]]
 
         heading(3, "Inspect one asset in full")
         await self.call("get_data_asset", {"data_asset_ids": [ids[0]]})
@@ -102,12 +102,14 @@ class Tour:
             },
             progress_callback=progress,
         )
-        new_id = created["id"]
+        new_id = created["asset"]["id"]
 
-        heading(7, "Update tags without replacing the list")
-        await self.call(
-            "update_data_asset", {"data_asset_id": new_id, "add_tags": ["reviewed"], "remove_tags": ["demo"]}
-        )
+        heading(7, "Update: adding a tag acts at once; removing one asks first")
+        await self.call("update_data_asset", {"data_asset_id": new_id, "add_tags": ["reviewed"]})
+        removal = {"data_asset_id": new_id, "remove_tags": ["demo"]}
+        preview = await self.call("update_data_asset", removal)
+        say("  (Here the user would read the before -> after and say yes.)")
+        await self.call("update_data_asset", {**removal, "confirm_token": preview["confirm_token"]})
 
         heading(8, "Who can use it")
         await self.call("get_data_asset_permissions", {"data_asset_id": new_id})

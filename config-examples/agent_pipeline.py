@@ -47,9 +47,10 @@ async def pipeline(query: str) -> None:
         print(f"Connected to co-mcp ({'your Code Ocean' if REAL else 'the sandbox'}).")
 
         found = await call(client, "search_data_assets", {"query": query, "limit": 5})
-        if not found["ids"]:
+        ids = [hit["id"] for hit in found["results"]]
+        if not ids:
             return
-        await call(client, "get_data_asset", {"data_asset_ids": found["ids"][:2]})
+        await call(client, "get_data_asset", {"data_asset_ids": ids[:2]})
 
         bucket = os.environ.get("PIPELINE_S3_BUCKET") or (None if REAL else "co-demo-public")
         if bucket is None:
@@ -67,7 +68,7 @@ async def pipeline(query: str) -> None:
                 "wait_timeout": 120,
             },
         )
-        print(f"\nNew data asset {created['id']}: {created['state']}")
+        print(f"\nNew data asset {created['asset']['id']}: {created['asset']['state']}")
 
 
 if __name__ == "__main__":
