@@ -569,7 +569,12 @@ def mark_committed(request: Request) -> None:
 
 
 def asset_json(asset: AssetRecord, owner_email: str | None) -> dict[str, Any]:
-    """The DataAsset object: every required key, ``owner_email`` and ``tags`` always, other nulls left out."""
+    """The DataAsset object: every required key, ``owner_email`` and ``tags`` always, other nulls left out.
+
+    A draft has no ``files`` or ``size`` yet: the copy is still running, so they are known only once it
+    is ready (docs/codeocean-api.md §5.3). The record keeps the figures the draft will settle with.
+    """
+    settled = asset.state != "draft"
     data: dict[str, Any] = {
         "id": asset.id,
         "created": int(asset.created),
@@ -583,8 +588,8 @@ def asset_json(asset: AssetRecord, owner_email: str | None) -> dict[str, Any]:
         "tags": list(asset.tags),
     }
     optional: dict[str, Any] = {
-        "files": None if asset.files is None else int(asset.files),
-        "size": None if asset.size is None else int(asset.size),
+        "files": None if asset.files is None or not settled else int(asset.files),
+        "size": None if asset.size is None or not settled else int(asset.size),
         "description": asset.description,
         "provenance": asset.provenance,
         "source_bucket": asset.source_bucket,

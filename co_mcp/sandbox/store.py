@@ -352,7 +352,7 @@ class Store:
                     failure_reason = settle_failure_reason,
                     files = CASE WHEN settle_failure_reason IS NULL THEN files END,
                     size = CASE WHEN settle_failure_reason IS NULL THEN size END,
-                    size_key = CASE WHEN settle_failure_reason IS NULL THEN size_key ELSE -1 END,
+                    size_key = CASE WHEN settle_failure_reason IS NULL THEN coalesce(size, -1) ELSE -1 END,
                     settles_at = NULL
                 WHERE settles_at <= ?
                 """,
@@ -391,7 +391,9 @@ def _row(record: AssetRecord) -> tuple[Any, ...]:
         values.append(value)
     external = bool((record.source_bucket or {}).get("external"))
     commit = (record.provenance or {}).get("commit")
-    values += [name_key(record.name), size_key(record.size), int(external), commit.lower() if commit else None]
+    # A draft's size is not known yet (the API does not report it), so it sorts with the unknown sizes.
+    known_size = None if record.state == "draft" else record.size
+    values += [name_key(record.name), size_key(known_size), int(external), commit.lower() if commit else None]
     return tuple(values)
 
 

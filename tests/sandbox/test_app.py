@@ -318,6 +318,38 @@ async def test_create_returns_a_draft_that_settles_ready(client: httpx2.AsyncCli
     assert (asset.name, asset.tags, asset.mount) == ("Fresh import", ["fresh"], "fresh")
 
 
+async def test_a_draft_reports_no_files_or_size_until_it_is_ready(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    draft = (await client.post(ASSETS, json=sdk_create_body())).json()
+    assert draft["state"] == "draft"
+    assert not draft.keys() & {"files", "size"}
+    ready = (await client.get(f"{ASSETS}/{draft['id']}")).json()
+    asset = stored(sandbox, draft["id"])
+    assert (ready["state"], ready["files"], ready["size"]) == ("ready", asset.files, asset.size)
+
+
+async def test_a_draft_in_search_results_has_no_files_or_size(client: httpx2.AsyncClient) -> None:
+    body = {"query": 'name:"Bulk RNA-seq liver fasting time course"', "limit": 5}
+    results = (await client.post(f"{ASSETS}/search", json=body)).json()["results"]
+    draft = next(r for r in results if r["id"] == DEMO_DRAFT_ID)
+    assert draft["state"] == "draft"
+    assert not draft.keys() & {"files", "size"}
+
+
+async def test_a_draft_sorts_by_size_with_the_assets_of_unknown_size(
+    client: httpx2.AsyncClient, sandbox: Sandbox, clock: Clock
+) -> None:
+    sandbox.store.insert_asset(record(uid(1), name="sized", size=10))
+    sandbox.store.insert_asset(
+        record(uid(2), name="growing", state="draft", size=10**15, settles_at=clock() + 60)
+    )
+    body = {"query": "name:sized name:growing", "sort_field": "size", "sort_order": "desc"}
+    assert [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]] == [uid(1), uid(2)]
+    clock.advance(60)
+    assert [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]] == [uid(2), uid(1)]
+
+
 async def test_a_created_assets_size_matches_its_file_tree(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(client)
     asset = stored(sandbox, created["id"])

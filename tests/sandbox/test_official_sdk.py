@@ -99,6 +99,23 @@ def test_create_then_wait_until_ready(sdk: CodeOcean, sandbox: Sandbox) -> None:
     assert stored.name == "SDK created from S3"
 
 
+def test_a_draft_has_no_files_or_size_until_it_is_ready(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK draft sizes",
+            tags=[],
+            mount="sdk-draft",
+            source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="sizes")),
+        )
+    )
+    assert (created.state, created.files, created.size) == (DataAssetState.Draft, None, None)
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    stored = sandbox.store.get_asset(created.id)
+    assert stored is not None
+    assert (ready.files, ready.size) == (stored.files, stored.size)
+    assert ready.size
+
+
 def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean) -> None:
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(
