@@ -131,8 +131,9 @@ def _principals(user: UserRecord) -> list[str]:
 
 def _phrase(text: str) -> str:
     # Inside double quotes FTS5 treats everything as text to tokenize: no operator injection. A NUL
-    # would end the expression early (FTS5 reads it as a C string), and is never part of a word.
-    return '"' + text.replace("\0", " ").replace('"', '""') + '"'
+    # would end the expression early (FTS5 reads it as a C string), and is never part of a word; the
+    # unit separator is the store's break between two values of a field, which no query may contain.
+    return '"' + text.replace("\0", " ").replace("\x1f", " ").replace('"', '""') + '"'
 
 
 def _fts(columns: str, texts: list[str]) -> str:

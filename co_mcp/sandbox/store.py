@@ -153,14 +153,20 @@ CREATE TABLE IF NOT EXISTS favorites (
 CREATE INDEX IF NOT EXISTS favorites_by_asset ON favorites (asset_pk);
 
 -- unicode61 (not trigram): the real search matches whole words, so "rna" must not find "internal";
--- the word index is also several times smaller and faster to build than a trigram one.
+-- the word index is also several times smaller and faster to build than a trigram one. The unit
+-- separator (U+001F) is a token character: it stands alone between two tags (or two metadata values)
+-- as a token no query can contain, so a quoted phrase never runs from one value into the next.
 CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5 (
-    name, tags, description, meta, run_script, tokenize = 'unicode61 remove_diacritics 2'
+    name, tags, description, meta, run_script,
+    tokenize = 'unicode61 remove_diacritics 2 tokenchars ''\x1f'''
 );
 
 CREATE TABLE IF NOT EXISTS computations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 _SIDE_TABLES = ("shares", "asset_tags", "asset_meta", "contained", "favorites")
+# Between two values of one FTS column (tags, metadata strings): see the tokenizer above.
+VALUE_BREAK = "\x1f"
+_FTS_MARK = "tokenchars"  # in the FTS table's DDL: a database made before the value break lacks it
 # (name, CREATE statement) of every secondary index: a bulk load into an empty store drops them and
 # builds them afterwards, which sorts once instead of updating seven b-trees row by row.
 _INDEXES = tuple(
@@ -195,7 +201,26 @@ class Store:
         if path:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+        rebuild_fts = self._drop_old_fts()
         self._db.executescript(_SCHEMA)
+        if rebuild_fts:
+            self._reindex()
+
+    def _drop_old_fts(self) -> bool:
+        # A database file written by an older sandbox has an FTS table without the value break: drop it,
+        # so the schema creates the new one, and rebuild it from the assets.
+        found = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'assets_fts'").fetchone()
+        if found is None or _FTS_MARK in found[0]:
+            return False
+        self._db.execute("DROP TABLE assets_fts")
+        return True
+
+    def _reindex(self) -> None:
+        with self._transaction() as db:
+            side: dict[str, list[tuple[Any, ...]]] = {"fts": []}
+            for pk, *row in db.execute(f"SELECT a.pk, {_COLUMNS} FROM assets a").fetchall():  # noqa: S608
+                _fts_row(pk, _record(tuple(row)), side)
+            db.executemany(_INSERT_FTS, side["fts"])
 
     def close(self) -> None:
         with self._lock:
@@ -261,10 +286,7 @@ class Store:
         )
         db.executemany("INSERT OR IGNORE INTO contained (member_id, asset_pk) VALUES (?, ?)", side["contained"])
         db.executemany("INSERT OR IGNORE INTO favorites (user_id, asset_pk) VALUES (?, ?)", side["favorites"])
-        db.executemany(
-            "INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script) VALUES (?, ?, ?, ?, ?, ?)",
-            side["fts"],
-        )
+        db.executemany(_INSERT_FTS, side["fts"])
 
     # --- assets ----------------------------------------------------------------------------------
 
@@ -372,6 +394,7 @@ class Store:
         return [ComputationRecord(**json.loads(row[0])) for row in rows]
 
 
+_INSERT_FTS = "INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_ASSET = (
     f"INSERT INTO assets (pk, {', '.join((*_FIELDS, *_DERIVED))}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (1 + len(_FIELDS) + len(_DERIVED)))})"
@@ -418,12 +441,10 @@ def _side_rows(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...
         side["shares"].append((f"g:{group}", pk, group_role))
     for tag in record.tags:
         side["asset_tags"].append((tag.lower(), pk))
-    meta_text: list[str] = []
     for key, raw in (record.custom_metadata or {}).items():
         for value in raw if isinstance(raw, list) else [raw]:
             if isinstance(value, str):
                 side["asset_meta"].append((key, pk, value.lower(), None))
-                meta_text.append(value)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 side["asset_meta"].append((key, pk, None, float(value)))
     for member in record.contained_data_assets or []:
@@ -431,8 +452,34 @@ def _side_rows(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...
             side["contained"].append((str(member["id"]).lower(), pk))
     for user_id in record.favorited_by:
         side["favorites"].append((user_id, pk))
+    _fts_row(pk, record, side)
+
+
+def _fts_row(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...]]]) -> None:
+    meta_text = [
+        value
+        for raw in (record.custom_metadata or {}).values()
+        for value in (raw if isinstance(raw, list) else [raw])
+        if isinstance(value, str)
+    ]
     run_script = (record.provenance or {}).get("run_script") or ""
-    # " | " keeps adjacent tags from reading as one phrase only visually; FTS5 ignores punctuation.
     side["fts"].append(
-        (pk, record.name, " | ".join(record.tags), record.description or "", " | ".join(meta_text), run_script)
+        (
+            pk,
+            _text(record.name),
+            _values(record.tags),
+            _text(record.description or ""),
+            _values(meta_text),
+            _text(run_script),
+        )
     )
+
+
+def _text(value: str) -> str:
+    # The value break is reserved: in stored text it is only a separator, as it is in queries.
+    return value.replace(VALUE_BREAK, " ")
+
+
+def _values(values: list[str]) -> str:
+    """Several values of one field as FTS text: a phrase matches inside one value, never across two."""
+    return f" {VALUE_BREAK} ".join(_text(value) for value in values)

@@ -318,9 +318,7 @@ async def test_create_returns_a_draft_that_settles_ready(client: httpx2.AsyncCli
     assert (asset.name, asset.tags, asset.mount) == ("Fresh import", ["fresh"], "fresh")
 
 
-async def test_a_draft_reports_no_files_or_size_until_it_is_ready(
-    client: httpx2.AsyncClient, sandbox: Sandbox
-) -> None:
+async def test_a_draft_reports_no_files_or_size_until_it_is_ready(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     draft = (await client.post(ASSETS, json=sdk_create_body())).json()
     assert draft["state"] == "draft"
     assert not draft.keys() & {"files", "size"}
@@ -341,9 +339,7 @@ async def test_a_draft_sorts_by_size_with_the_assets_of_unknown_size(
     client: httpx2.AsyncClient, sandbox: Sandbox, clock: Clock
 ) -> None:
     sandbox.store.insert_asset(record(uid(1), name="sized", size=10))
-    sandbox.store.insert_asset(
-        record(uid(2), name="growing", state="draft", size=10**15, settles_at=clock() + 60)
-    )
+    sandbox.store.insert_asset(record(uid(2), name="growing", state="draft", size=10**15, settles_at=clock() + 60))
     body = {"query": "name:sized name:growing", "sort_field": "size", "sort_order": "desc"}
     assert [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]] == [uid(1), uid(2)]
     clock.advance(60)

@@ -30,7 +30,7 @@ from codeocean.data_asset import (
 from codeocean.error import Error as SDKError
 
 from co_mcp.sandbox import Sandbox
-from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID
+from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID, DEMO_DATASET_ID
 from co_mcp.sandbox.server import running
 
 pytestmark = pytest.mark.loopback
@@ -184,6 +184,16 @@ def test_search_iterator_walks_several_pages_without_duplicates(sdk: CodeOcean, 
     assert len(ids) == len(set(ids))
     assert len(ids) > 7 * 3
     assert len(ids) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
+
+
+def test_a_quoted_phrase_matches_inside_one_tag_not_across_tags(sdk: CodeOcean) -> None:
+    # The demo PBMC dataset has the tags pbmc, raw and human: three values, not one phrase.
+    def found(query: str) -> list[str]:
+        return [a.id for a in sdk.data_assets.search_data_assets(DataAssetSearchParams(query=query)).results]
+
+    assert DEMO_DATASET_ID in found("pbmc raw human")
+    assert DEMO_DATASET_ID not in found('"pbmc raw human"')
+    assert DEMO_DATASET_ID in found('"healthy donors"')
 
 
 def test_permissions_round_trip(sdk: CodeOcean, sandbox: Sandbox) -> None:

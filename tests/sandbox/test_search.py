@@ -108,6 +108,37 @@ def test_a_quoted_phrase_needs_the_words_together_in_order(store: Store, find: F
     assert find({"query": '"time course"'}) == [uid(1)]
 
 
+def test_a_quoted_phrase_does_not_run_across_separate_tags(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["pbmc", "raw", "human"]), record(uid(2), tags=["pbmc raw human"]))
+    assert find({"query": '"pbmc raw human"'}) == [uid(2)]
+
+
+def test_a_quoted_phrase_does_not_run_across_custom_metadata_values(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), custom_metadata={"species": "Mus musculus", "project_code": "Alpha"}),
+        record(uid(2), custom_metadata={"instruments": ["HPC cluster", "Zeiss Lightsheet 7"]}),
+        record(uid(3), custom_metadata={"principal_investigator": "musculus alpha"}),
+    )
+    assert find({"query": '"musculus alpha"'}) == [uid(3)]
+    assert find({"query": '"cluster zeiss"'}) == []
+
+
+def test_a_quoted_phrase_does_not_run_from_one_field_into_another(store: Store, find: Find) -> None:
+    load(store, record(uid(1), name="liver time", description="course of fasting"))
+    assert find({"query": '"time course"'}) == []
+
+
+def test_separate_words_may_still_match_in_separate_tags(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["pbmc", "raw", "human"]))
+    assert find({"query": "pbmc raw human"}) == [uid(1)]
+
+
+def test_the_value_break_in_a_query_or_a_value_is_only_a_space(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["left\x1fright"]), record(uid(2), tags=["left", "right"]))
+    assert find({"query": '"left\x1fright"'}) == [uid(1)]
+
+
 def test_matching_ignores_case_and_accents(store: Store, find: Find) -> None:
     load(store, record(uid(1), name="Café Müller cohort"))
     assert find({"query": "CAFE muller"}) == [uid(1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -155,6 +156,27 @@ def test_a_file_database_keeps_its_data(tmp_path: Path) -> None:
     second = Store(path)
     assert [a.name for a in second.all_assets()] == ["kept"]
     second.close()
+
+
+def test_a_database_with_the_old_word_index_is_reindexed_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.sqlite3")
+    Store(path).insert_asset(record(uid(1), tags=["pbmc", "raw", "human"]))
+    # What an older sandbox wrote: a word index without the break between two values of a field.
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        DROP TABLE assets_fts;
+        CREATE VIRTUAL TABLE assets_fts USING fts5 (
+            name, tags, description, meta, run_script, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script)
+            VALUES (1, 'asset', 'pbmc | raw | human', '', '', '');
+        """
+    )
+    db.close()
+    reopened = Store(path)
+    assert ids_found(reopened, '"pbmc raw human"') == []
+    assert ids_found(reopened, "pbmc human") == [uid(1)]
 
 
 def test_threads_share_the_store_safely(store: Store) -> None:
