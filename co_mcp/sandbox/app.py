@@ -466,7 +466,9 @@ class Api:
         return JSONResponse(
             {
                 "has_more": page.has_more,
-                "next_token": plan.token_after(page.records[-1]) if page.has_more and page.records else None,
+                "next_token": (
+                    plan.token_after(page.records[-1], page.last_tier) if page.has_more and page.records else None
+                ),
                 "results": [asset_json(record, self.owner_email(record)) for record in page.records],
             }
         )

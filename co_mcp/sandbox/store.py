@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from co_mcp.sandbox.records import AssetRecord, ComputationRecord, UserRecord
-from co_mcp.sandbox.search import name_key, size_key, visibility
+from co_mcp.sandbox.search import RELEVANCE, name_key, reported_size, size_key, visibility
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -179,10 +179,18 @@ _to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of search results, in order, and whether more rows match."""
+    """One page of search results, in order, and whether more rows match.
+
+    In relevance order ``tiers`` gives each record's relevance tier (a token needs the last one).
+    """
 
     records: list[AssetRecord]
     has_more: bool
+    tiers: tuple[int, ...] = ()
+
+    @property
+    def last_tier(self) -> int | None:
+        return self.tiers[-1] if self.tiers else None
 
 
 class Store:
@@ -353,12 +361,60 @@ class Store:
 
     def search(self, plan: Plan) -> SearchPage:
         """Run a compiled search (see ``search.plan_search``) and return one page."""
+        if plan.sort_field == RELEVANCE:
+            return self._search_by_relevance(plan)
         sql, params = plan.sql(_COLUMNS)
         with self._lock:
             self._settle_due()
             rows = self._db.execute(sql, params).fetchall()
         records = [_record(row) for row in rows[: plan.limit]]
         return SearchPage(records, has_more=len(rows) > plan.limit)
+
+    def _search_by_relevance(self, plan: Plan) -> SearchPage:
+        # Tier by tier, best first, until the page (plus one row, for has_more) is full. An empty tier
+        # costs one probe of the word index; a tier with few matches is read from them and sorted; one
+        # with many walks the created index and stops early, as an unranked search does.
+        want = plan.limit + 1
+        offset = plan.offset
+        first, after = 0, None
+        if plan.after is not None:
+            (first, created), last_id = plan.after
+            after = (created, last_id)
+        rows: list[tuple[Any, ...]] = []
+        tiers: list[int] = []
+        with self._lock:
+            self._settle_due()
+            assets = self._db.execute("SELECT coalesce(max(pk), 0) FROM assets").fetchone()[0]
+            for tier in range(first, len(plan.tiers)):
+                need = want - len(rows)
+                # Reading n matches and sorting them costs about as much as walking 50n index rows;
+                # the walk stops after about need * assets / n rows.
+                few = int((need * assets / _INDEX_ROWS_PER_MATCH) ** 0.5) + 1
+                matches = self._db.execute(_FTS_PROBE, (plan.tiers[tier], few + 1)).fetchone()[0]
+                if matches == 0:
+                    continue
+                if offset:
+                    sql, params = plan.tier_count_sql(tier)
+                    held = self._db.execute(sql, params).fetchone()[0]
+                    if held <= offset:
+                        offset -= held
+                        continue
+                sql, params = plan.tier_sql(
+                    _COLUMNS,
+                    tier,
+                    after=after if tier == first else None,
+                    limit=need,
+                    offset=offset,
+                    from_matches=matches <= few,
+                )
+                offset = 0
+                found = self._db.execute(sql, params).fetchall()
+                rows += found
+                tiers += [tier] * len(found)
+                if len(rows) >= want:
+                    break
+        records = [_record(row) for row in rows[: plan.limit]]
+        return SearchPage(records, has_more=len(rows) > plan.limit, tiers=tuple(tiers[: plan.limit]))
 
     def _settle_due(self) -> None:
         # Cheap when nothing is due: the partial index holds only drafts.
@@ -394,6 +450,11 @@ class Store:
         return [ComputationRecord(**json.loads(row[0])) for row in rows]
 
 
+# At most ? matches of an FTS5 expression, counted without reading more of the index than that.
+_FTS_PROBE = "SELECT count(*) FROM (SELECT 1 FROM assets_fts WHERE assets_fts MATCH ? LIMIT ?)"
+# Measured at 100,000 assets: sorting one match read from the word index costs about as much as
+# walking this many rows of the created index.
+_INDEX_ROWS_PER_MATCH = 50
 _INSERT_FTS = "INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_ASSET = (
     f"INSERT INTO assets (pk, {', '.join((*_FIELDS, *_DERIVED))}) "  # noqa: S608
@@ -415,8 +476,8 @@ def _row(record: AssetRecord) -> tuple[Any, ...]:
     external = bool((record.source_bucket or {}).get("external"))
     commit = (record.provenance or {}).get("commit")
     # A draft's size is not known yet (the API does not report it), so it sorts with the unknown sizes.
-    known_size = None if record.state == "draft" else record.size
-    values += [name_key(record.name), size_key(known_size), int(external), commit.lower() if commit else None]
+    size = size_key(reported_size(record))
+    values += [name_key(record.name), size, int(external), commit.lower() if commit else None]
     return tuple(values)
 
 

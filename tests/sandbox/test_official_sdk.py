@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import pytest
@@ -20,6 +21,7 @@ from codeocean.data_asset import (
     ComputationSource,
     DataAssetParams,
     DataAssetSearchParams,
+    DataAssetSortBy,
     DataAssetState,
     DataAssetType,
     DataAssetUpdateParams,
@@ -31,6 +33,7 @@ from codeocean.error import Error as SDKError
 
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID, DEMO_DATASET_ID
+from co_mcp.sandbox.records import AssetRecord
 from co_mcp.sandbox.server import running
 
 pytestmark = pytest.mark.loopback
@@ -194,6 +197,26 @@ def test_a_quoted_phrase_matches_inside_one_tag_not_across_tags(sdk: CodeOcean) 
     assert DEMO_DATASET_ID in found("pbmc raw human")
     assert DEMO_DATASET_ID not in found('"pbmc raw human"')
     assert DEMO_DATASET_ID in found('"healthy donors"')
+
+
+def test_free_text_comes_in_relevance_order_and_a_sort_field_overrides_it(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    alice = sandbox.users["alice"].id
+    in_name = AssetRecord(
+        "00000000-0000-4000-8000-00000000a001", 1_000, "Quokka census", "q1", alice, "ready", "dataset"
+    )
+    in_description = AssetRecord(
+        "00000000-0000-4000-8000-00000000a002", 2_000, "Island survey", "q2", alice, "ready", "dataset"
+    )
+    in_description.description = "one quokka seen near the jetty"
+    sandbox.store.insert_asset(in_name)
+    sandbox.store.insert_asset(in_description)
+
+    def order(**params: Any) -> list[str]:
+        page = sdk.data_assets.search_data_assets(DataAssetSearchParams(query="quokka", **params))
+        return [a.id for a in page.results]
+
+    assert order() == [in_name.id, in_description.id]
+    assert order(sort_field=DataAssetSortBy.Created) == [in_description.id, in_name.id]
 
 
 def test_permissions_round_trip(sdk: CodeOcean, sandbox: Sandbox) -> None:
