@@ -92,3 +92,6 @@ class AssetRecord:
     favorited_by: set[str] = field(default_factory=set)  # user ids
     # Release pipelines that use the asset: a transfer needs force=true while non-empty.
     used_by_release_pipelines: bool = False
+    # For a capture of a computation or cloud workstation: the run and the folder it holds
+    # (files.capture_source), from which its file tree is rebuilt. None for every other asset.
+    captured_from: dict[str, Any] | None = None

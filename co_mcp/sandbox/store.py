@@ -65,6 +65,7 @@ _FIELDS = (
     "share_assets",
     "favorited_by",
     "used_by_release_pipelines",
+    "captured_from",
 )
 _JSON_FIELDS = frozenset(
     {
@@ -76,6 +77,7 @@ _JSON_FIELDS = frozenset(
         "contained_data_assets",
         "shared_users",
         "shared_groups",
+        "captured_from",
     }
 )
 _BOOL_FIELDS = frozenset({"archived", "share_assets", "used_by_release_pipelines"})
@@ -115,6 +117,7 @@ CREATE TABLE IF NOT EXISTS assets (
     share_assets INTEGER NOT NULL,
     favorited_by TEXT NOT NULL,
     used_by_release_pipelines INTEGER NOT NULL,
+    captured_from TEXT,
     name_key TEXT NOT NULL,
     size_key INTEGER NOT NULL,
     external INTEGER NOT NULL,
@@ -164,6 +167,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5 (
 CREATE TABLE IF NOT EXISTS computations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 _SIDE_TABLES = ("shares", "asset_tags", "asset_meta", "contained", "favorites")
+# Columns added to the assets table after its first release: (name, declaration), for older files.
+_ADDED_COLUMNS = (("captured_from", "TEXT"),)
 # Between two values of one FTS column (tags, metadata strings): see the tokenizer above.
 VALUE_BREAK = "\x1f"
 _FTS_MARK = "tokenchars"  # in the FTS table's DDL: a database made before the value break lacks it
@@ -211,8 +216,16 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
         rebuild_fts = self._drop_old_fts()
         self._db.executescript(_SCHEMA)
+        self._add_new_columns()
         if rebuild_fts:
             self._reindex()
+
+    def _add_new_columns(self) -> None:
+        # A database file written by an older sandbox lacks the columns added since; they are nullable.
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(assets)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE assets ADD COLUMN {name} {declaration}")
 
     def _drop_old_fts(self) -> bool:
         # A database file written by an older sandbox has an FTS table without the value break: drop it,

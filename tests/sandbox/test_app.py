@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox import Sandbox, files
 from co_mcp.sandbox.demo_data import (
     ALICE_ID,
     CAROL_ID,
@@ -349,7 +349,7 @@ async def test_a_draft_sorts_by_size_with_the_assets_of_unknown_size(
 async def test_a_created_assets_size_matches_its_file_tree(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(client)
     asset = stored(sandbox, created["id"])
-    assert (asset.files, asset.size) == tree_for(asset).totals()
+    assert (asset.files, asset.size) == tree_for(asset, sandbox.store.get_asset).totals()
     assert asset.source_bucket == {
         "origin": "aws",
         "bucket": "co-sandbox-public",
@@ -478,6 +478,130 @@ async def test_an_admin_may_capture_another_users_run(client_as: ClientFactory) 
     async with client_as("admin") as admin:
         body = sdk_create_body(source=source(computation={"id": DEMO_BOB_COMPUTATION_ID}))
         assert (await admin.post(ASSETS, json=body)).status_code == 200
+
+
+def run_of(sandbox: Sandbox, computation_id: str) -> files.FileTree:
+    computation = sandbox.store.get_computation(computation_id)
+    assert computation is not None
+    return files.run_tree(computation.id, computation.kind, computation.result_files, computation.result_size)
+
+
+def run_folder(sandbox: Sandbox, computation_id: str, folder: str) -> tuple[int, int, list[str]]:
+    """File count, bytes and file paths (relative to ``folder``) of one folder of a run's tree."""
+    tree = run_of(sandbox, computation_id)
+    inside = [path for path in walk_files(tree) if path.startswith(folder + "/")]
+    sizes = [info.size for info in map(tree.stat, inside) if info is not None]
+    return len(inside), sum(sizes), [path[len(folder) + 1 :] for path in inside]
+
+
+def walk_files(tree: files.Tree, folder: str = "") -> list[str]:
+    found: list[str] = []
+    for item in tree.list(folder):
+        found += walk_files(tree, item["path"]) if item["type"] == "folder" else [item["path"]]
+    return found
+
+
+@pytest.mark.parametrize("path", ["tables", "/tables/", "figures"])
+async def test_a_computation_path_captures_only_that_folder(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str
+) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    count, size, relative = run_folder(sandbox, DEMO_COMPUTATION_ID, path.strip("/"))
+    assert (created["files"], created["size"]) == (count, size)
+    assert sorted(walk_files(tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset))) == sorted(relative)
+
+
+async def test_a_captured_file_has_the_bytes_of_the_runs_file(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": "tables"}))
+    run = run_of(sandbox, DEMO_COMPUTATION_ID)
+    captured = tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset)
+    name = walk_files(captured)[0]
+    assert captured.read(name) == run.read(f"tables/{name}")
+
+
+@pytest.mark.parametrize("path", [None, "", "/"])
+async def test_an_empty_computation_path_captures_every_result_file(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str | None
+) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    computation = sandbox.store.get_computation(DEMO_COMPUTATION_ID)
+    assert computation is not None
+    assert (created["files"], created["size"]) == (computation.result_files, computation.result_size)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("Alignment/", "source.computation.path: no folder 'Alignment'"),
+        ("tables/nope", "source.computation.path: no folder 'tables/nope'"),
+        ("summary.json", "source.computation.path: 'summary.json' is a file"),
+    ],
+)
+async def test_a_computation_path_that_is_not_a_folder_of_the_run_is_400_naming_it(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str, message: str
+) -> None:
+    before = sandbox.store.count_assets()
+    body = sdk_create_body(source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    response = await client.post(ASSETS, json=body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(message)
+    assert DEMO_COMPUTATION_ID in response.json()["message"]
+    assert sandbox.store.count_assets() == before
+
+
+@pytest.mark.parametrize("path", ["/root/capsule/scratch", "scratch", "capsule/scratch/"])
+async def test_a_cloud_workstation_path_captures_that_folder_of_the_capsule(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str
+) -> None:
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": path, "run_script": None}
+    created = await create_ready(client, source=source(cloud_workstation=workstation))
+    count, size, relative = run_folder(sandbox, DEMO_CLOUD_WORKSTATION_ID, "scratch")
+    assert (created["files"], created["size"]) == (count, size)
+    assert sorted(walk_files(tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset))) == sorted(relative)
+
+
+async def test_a_cloud_workstation_path_that_does_not_exist_is_400_naming_it(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    before = sandbox.store.count_assets()
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": "/root/capsule/nowhere", "run_script": None}
+    response = await client.post(ASSETS, json=sdk_create_body(source=source(cloud_workstation=workstation)))
+    assert response.status_code == 400
+    assert "'nowhere'" in response.json()["message"]
+    assert sandbox.store.count_assets() == before
+
+
+async def test_listing_a_runs_results_shows_what_a_capture_takes(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    response = await client.post(f"/api/v1/computations/{DEMO_COMPUTATION_ID}/results", json={"path": ""})
+    assert response.status_code == 200
+    names = {item["name"] for item in response.json()["items"]}
+    assert {"output", "summary.json", "tables", "figures", "outputs"} <= names
+    inner = await client.post(f"/api/v1/computations/{DEMO_COMPUTATION_ID}/results", json={"path": "tables"})
+    assert inner.json()["items"] == run_of(sandbox, DEMO_COMPUTATION_ID).list("tables")
+
+
+async def test_a_cloud_workstations_results_are_its_capsules_results_folder(client: httpx2.AsyncClient) -> None:
+    response = await client.post(f"/api/v1/computations/{DEMO_CLOUD_WORKSTATION_ID}/results", json={"path": ""})
+    assert response.status_code == 200
+    assert "output" in {item["name"] for item in response.json()["items"]}
+
+
+@pytest.mark.parametrize(
+    ("computation_id", "path", "status"),
+    [
+        (DEMO_COMPUTATION_ID, "nope", 404),
+        (DEMO_COMPUTATION_ID, "summary.json", 400),
+        (DEMO_BOB_COMPUTATION_ID, "", 404),
+        (uid(404), "", 404),
+        (DEMO_RUNNING_COMPUTATION_ID, "", 409),
+    ],
+)
+async def test_listing_results_refuses_what_it_cannot_show(
+    client: httpx2.AsyncClient, computation_id: str, path: str, status: int
+) -> None:
+    response = await client.post(f"/api/v1/computations/{computation_id}/results", json={"path": path})
+    assert response.status_code == status
+    assert response.json()["message"]
 
 
 @pytest.mark.parametrize(("run_script", "kind"), [("code/run.sh", "result"), (None, "dataset")])
@@ -716,12 +840,12 @@ async def test_list_files_shows_one_level(client: httpx2.AsyncClient, sandbox: S
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": ""})
     assert response.status_code == 200
     items = response.json()["items"]
-    assert items == tree_for(stored(sandbox, DEMO_DATASET_ID)).list("")
+    assert items == tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset).list("")
     assert all("/" not in item["path"] for item in items)
 
 
 async def test_list_files_of_a_folder(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     items = (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": folder})).json()["items"]
     assert items == tree.list(folder)
@@ -734,7 +858,7 @@ async def test_list_files_of_an_unknown_path_is_404(client: httpx2.AsyncClient) 
 
 
 async def test_list_files_of_a_file_path_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     file_path = next(item["path"] for item in tree.list("") if item["type"] == "file")
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": file_path})
     assert response.status_code == 400
@@ -780,7 +904,7 @@ async def test_a_discoverable_asset_cannot_be_combined(
 
 
 async def _first_file(sandbox: Sandbox, asset_id: str) -> tuple[str, int]:
-    tree = tree_for(stored(sandbox, asset_id))
+    tree = tree_for(stored(sandbox, asset_id), sandbox.store.get_asset)
     folder = ""
     while True:
         items = tree.list(folder)
@@ -821,7 +945,7 @@ async def test_file_urls_for_a_missing_path_or_no_path(
 
 
 async def test_file_urls_for_a_folder_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": folder})
     assert response.status_code == 400

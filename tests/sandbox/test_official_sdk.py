@@ -133,6 +133,43 @@ def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean
     assert created.provenance.computation == DEMO_COMPUTATION_ID
 
 
+def test_a_computation_path_captures_only_that_folder(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    root = sdk.computations.list_computation_results(DEMO_COMPUTATION_ID)
+    folder = next(item for item in root.items if item.type == "folder")
+    in_run = sdk.computations.list_computation_results(DEMO_COMPUTATION_ID, folder.path).items
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK one folder",
+            tags=[],
+            mount="sdk-folder",
+            source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID, path=folder.path + "/")),
+        )
+    )
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    in_asset = sdk.data_assets.list_data_asset_files(ready.id).items
+    assert [(i.name, i.type, i.size) for i in in_asset] == [(i.name, i.type, i.size) for i in in_run]
+    computation = sandbox.store.get_computation(DEMO_COMPUTATION_ID)
+    assert computation is not None
+    assert ready.size is not None
+    assert 0 < ready.size < computation.result_size
+
+
+def test_a_computation_path_that_does_not_exist_is_an_error_naming_it(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    before = sandbox.store.count_assets()
+    with pytest.raises(SDKError) as caught:
+        sdk.data_assets.create_data_asset(
+            DataAssetParams(
+                name="SDK missing folder",
+                tags=[],
+                mount="sdk-missing",
+                source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID, path="Alignment/")),
+            )
+        )
+    assert caught.value.status_code == 400
+    assert "'Alignment'" in caught.value.message
+    assert sandbox.store.count_assets() == before
+
+
 def test_create_combined_lists_its_members(sdk: CodeOcean) -> None:
     members = [own_ready_asset_id(sdk), own_ready_asset_id(sdk)]
     created = sdk.data_assets.create_data_asset(

@@ -56,6 +56,7 @@ def test_every_field_survives_a_round_trip(store: Store) -> None:
         favorited_by={ALICE_ID, BOB_ID},
         used_by_release_pipelines=True,
         last_used=99,
+        captured_from={"run": "k", "kind": "capsule", "files": 3, "size": 10, "path": "tables"},
     )
     store.insert_asset(original)
     assert store.get_asset(uid(1)) == original
@@ -177,6 +178,19 @@ def test_a_database_with_the_old_word_index_is_reindexed_on_open(tmp_path: Path)
     reopened = Store(path)
     assert ids_found(reopened, '"pbmc raw human"') == []
     assert ids_found(reopened, "pbmc human") == [uid(1)]
+
+
+def test_a_database_from_before_captures_gains_the_column_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.sqlite3")
+    Store(path).insert_asset(record(uid(1)))
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE assets DROP COLUMN captured_from")
+    db.close()
+    reopened = Store(path)
+    captured = record(uid(2), captured_from={"run": "k", "kind": "capsule", "files": 1, "size": 1, "path": ""})
+    reopened.insert_asset(captured)
+    assert reopened.get_asset(uid(2)) == captured
+    assert reopened.get_asset(uid(1)) == record(uid(1))
 
 
 def test_threads_share_the_store_safely(store: Store) -> None:
