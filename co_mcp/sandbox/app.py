@@ -709,8 +709,8 @@ def _provenance(computation: ComputationRecord) -> dict[str, Any]:
             "commit": computation.commit,
             "run_script": computation.run_script,
             "docker_image": computation.docker_image,
-            # Computations do not record their inputs in the sandbox.
-            "data_assets": [],
+            # The data assets attached to the run are the result's inputs (docs/codeocean-api.md §5.4).
+            "data_assets": list(computation.data_assets),
         }
     )
 

@@ -755,6 +755,15 @@ class _Cast:
             {u.id: u.groups for u in owners},
         )
 
+    def can_open(self, asset: AssetRecord, user_id: str) -> bool:
+        """Whether ``user_id`` may open the asset's files (attach or combine it): discoverable is not enough."""
+        if asset.owner_id == user_id or asset.everyone == "viewer":
+            return True
+        if self.emails.get(user_id) in asset.shared_users:
+            return True
+        groups = self.groups.get(user_id, ())
+        return any(role != "discoverable" for group, role in asset.shared_groups.items() if group in groups)
+
     def other(self, owner_id: str, index: int = 0) -> UserRecord | None:
         others = [u for u in self.owners if u.id != owner_id]
         return others[index % len(others)] if others else None
@@ -769,8 +778,8 @@ def generate(n: int, *, seed: int = 0, users: Sequence[UserRecord] = DEFAULT_USE
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     cast = _Cast.of(users)
-    out = DemoData(computations=_extra_computations(cast, now))
     anchors = _anchors(cast, now)[:n]
+    out = DemoData(computations=_extra_computations(cast, now, {anchor.id for anchor in anchors}))
     out.assets.extend(anchors)
     out.computations.extend(c for c in _anchor_computations(cast, now) if any(_computed_by(a, c) for a in anchors))
     # The cyclic GC rescans the growing heap of fresh records again and again (a third of the time at
@@ -820,6 +829,8 @@ class _Generator:
     def asset(self, theme: _Theme, kind: AssetType, created: int) -> AssetRecord:
         rng = self.rng
         owner = rng.weighted(self.cast.owners, self.cast.weights)
+        if kind == "combined" and sum(self.cast.can_open(a, owner.id) for a in self.pool[theme.key]) < 2:
+            kind = "dataset"  # combined data holds two or more assets its owner may open
         slots = _Slots(rng)
         templates = {
             "dataset": theme.datasets,
@@ -941,10 +952,11 @@ class _Generator:
     def computed(self, asset: AssetRecord, theme: _Theme) -> None:
         rng = self.rng
         pipeline = rng.random() < 0.25
-        inputs = self.pool[theme.key]
-        picked = rng.few(inputs, min(len(inputs), rng.between(1, 3))) if inputs else []
         comp_id = _uuid(rng)
         created = asset.created - rng.between(300, 6 * 3600)
+        # A run attaches only what existed before it and what its owner may open.
+        inputs = [a for a in self.pool[theme.key] if a.created < created and self.cast.can_open(a, asset.owner_id)]
+        picked = rng.few(inputs, min(len(inputs), rng.between(1, 3))) if inputs else []
         if pipeline:
             profile = rng.pick(_NEXTFLOW_PROFILES)
             computation = ComputationRecord(
@@ -957,6 +969,7 @@ class _Generator:
                 result_files=asset.files or 1,
                 result_size=asset.size or 0,
                 nextflow_profile=profile,
+                data_assets=tuple(a.id for a in picked),
             )
             asset.nextflow_profile = profile
             provenance: dict[str, Any] = {"computation": comp_id, "commit": computation.commit}
@@ -973,6 +986,7 @@ class _Generator:
                 docker_image=image,
                 result_files=asset.files or 1,
                 result_size=asset.size or 0,
+                data_assets=tuple(a.id for a in picked),
             )
             provenance = {
                 "capsule": capsule_id,
@@ -997,7 +1011,7 @@ class _Generator:
 
     def combine(self, asset: AssetRecord, theme: _Theme) -> None:
         rng = self.rng
-        pool = self.pool[theme.key]
+        pool = [a for a in self.pool[theme.key] if self.cast.can_open(a, asset.owner_id)]
         parts = rng.few(pool, min(len(pool), rng.between(2, 6)))
         asset.contained_data_assets = [{"id": p.id, "mount": p.mount, "size": p.size or 0} for p in parts]
         asset.size = sum(p.size or 0 for p in parts)
@@ -1056,7 +1070,8 @@ def _prefix(rng: _Rng, asset: AssetRecord) -> str:
     return f"{asset.mount}/{rng.pick(('raw', 'v1', 'v2', 'export', str(rng.between(2021, 2025))))}"
 
 
-def _extra_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
+def _extra_computations(cast: _Cast, now: int, present: set[str]) -> list[ComputationRecord]:
+    """The named runs; ``present`` are the anchor ids generated, of which runs attach the relevant ones."""
     alice = cast.primary.id
     bob = (cast.other(alice, 0) or cast.primary).id
     carol = (cast.other(alice, 1) or cast.primary).id
@@ -1065,30 +1080,76 @@ def _extra_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
     commit = "4f2d8c1e9b7a6d5c3e2f1a0b9c8d7e6f5a4b3c2d"
     hour = 3600
 
-    def comp(suffix: str, owner: str, kind: ComputationKind, age: int, **extra: Any) -> ComputationRecord:
-        return ComputationRecord(f"c0de{suffix}-6f1a-4c2e-9b3d-5e7a0000{suffix}", owner, kind, now - age, **extra)
+    def comp(
+        suffix: str, owner: str, kind: ComputationKind, age: int, inputs: tuple[str, ...] = (), **extra: Any
+    ) -> ComputationRecord:
+        attached = tuple(asset_id for asset_id in inputs if asset_id in present)
+        run_id = f"c0de{suffix}-6f1a-4c2e-9b3d-5e7a0000{suffix}"
+        return ComputationRecord(run_id, owner, kind, now - age, data_assets=attached, **extra)
+
+    pbmc_and_reference = (DEMO_DATASET_ID, DEMO_RELEASE_ID)
 
     capsule_run = {"capsule_id": capsule, "run_script": "code/run.sh", "commit": commit, "docker_image": image}
     pipeline_run = {"pipeline_id": "b1be0001-8e2b-4f3c-a1d4-00000000b1be", "commit": commit[::-1]}
     return [
-        comp("0001", alice, "capsule", 2 * hour, result_files=12, result_size=356_482_117, **capsule_run),
-        comp("0002", alice, "capsule", 3 * hour, state="failed", result_files=0, **capsule_run),
-        comp("0003", alice, "cloud_workstation", hour, state="running", result_files=40, result_size=2_147_483_648),
+        comp(
+            "0001",
+            alice,
+            "capsule",
+            2 * hour,
+            pbmc_and_reference,
+            result_files=12,
+            result_size=356_482_117,
+            **capsule_run,
+        ),
+        comp("0002", alice, "capsule", 3 * hour, (DEMO_DATASET_ID,), state="failed", result_files=0, **capsule_run),
+        comp(
+            "0003",
+            alice,
+            "cloud_workstation",
+            hour,
+            (DEMO_SHARED_ID,),
+            state="running",
+            result_files=40,
+            result_size=2_147_483_648,
+        ),
         comp(
             "0004",
             alice,
             "pipeline",
             26 * hour,
+            pbmc_and_reference,
             result_files=318,
             result_size=48_318_382_080,
             nextflow_profile="docker",
             **pipeline_run,
         ),
-        comp("0005", bob, "capsule", 5 * hour, result_files=7, result_size=12_582_912, **capsule_run),
-        comp("0006", alice, "capsule", 600, state="running", result_files=0, **capsule_run),
-        comp("0007", alice, "capsule", 50 * hour, result_files=3, result_size=88_412, **capsule_run),
-        comp("0008", carol, "pipeline", 72 * hour, result_files=64, result_size=9_663_676_416, **pipeline_run),
-        comp("0009", bob, "cloud_workstation", 30 * hour, result_files=15, result_size=734_003_200),
+        comp(
+            "0005", bob, "capsule", 5 * hour, (DEMO_SHARED_ID,), result_files=7, result_size=12_582_912, **capsule_run
+        ),
+        comp("0006", alice, "capsule", 600, (DEMO_DATASET_ID,), state="running", result_files=0, **capsule_run),
+        comp(
+            "0007",
+            alice,
+            "capsule",
+            50 * hour,
+            (DEMO_MODEL_ID, DEMO_DATASET_ID),
+            result_files=3,
+            result_size=88_412,
+            **capsule_run,
+        ),
+        comp(
+            "0008",
+            carol,
+            "pipeline",
+            72 * hour,
+            (DEMO_PRIVATE_ID,),
+            result_files=64,
+            result_size=9_663_676_416,
+            **pipeline_run,
+        ),
+        comp("0009", bob, "cloud_workstation", 30 * hour, (DEMO_SHARED_ID,), result_files=15, result_size=734_003_200),
+        # A run with nothing attached: its results have no inputs.
         comp("0010", alice, "capsule", 8 * 24 * hour, result_files=1, result_size=4_096, **capsule_run),
     ]
 
@@ -1109,6 +1170,7 @@ def _anchor_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
             docker_image=_DOCKER_IMAGES[1],
             result_files=9,
             result_size=1_288_490_189,
+            data_assets=(DEMO_DATASET_ID,),
         )
     ]
 

@@ -45,6 +45,8 @@ class ComputationRecord:
     result_files: int = 1
     result_size: int = 0
     nextflow_profile: str | None = None
+    # Data assets attached to the run: a result captured from it lists them as its inputs.
+    data_assets: tuple[str, ...] = ()
 
 
 @dataclass

@@ -455,12 +455,12 @@ class Store:
     def get_computation(self, computation_id: str) -> ComputationRecord | None:
         with self._lock:
             row = self._db.execute("SELECT doc FROM computations WHERE id = ?", (computation_id,)).fetchone()
-        return None if row is None else ComputationRecord(**json.loads(row[0]))
+        return None if row is None else _computation(row[0])
 
     def all_computations(self) -> list[ComputationRecord]:
         with self._lock:
             rows = self._db.execute("SELECT doc FROM computations ORDER BY id").fetchall()
-        return [ComputationRecord(**json.loads(row[0])) for row in rows]
+        return [_computation(row[0]) for row in rows]
 
 
 # At most ? matches of an FTS5 expression, counted without reading more of the index than that.
@@ -473,6 +473,13 @@ _INSERT_ASSET = (
     f"INSERT INTO assets (pk, {', '.join((*_FIELDS, *_DERIVED))}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (1 + len(_FIELDS) + len(_DERIVED)))})"
 )
+
+
+def _computation(doc: str) -> ComputationRecord:
+    fields = json.loads(doc)
+    # JSON has no tuples; a document from an older sandbox has no inputs at all.
+    fields["data_assets"] = tuple(fields.get("data_assets") or ())
+    return ComputationRecord(**fields)
 
 
 def _row(record: AssetRecord) -> tuple[Any, ...]:

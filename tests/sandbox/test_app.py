@@ -423,8 +423,9 @@ async def test_create_from_a_computation_is_a_result_with_provenance(
         "commit": computation.commit,
         "run_script": computation.run_script,
         "docker_image": computation.docker_image,
-        "data_assets": [],
+        "data_assets": [DEMO_DATASET_ID, DEMO_RELEASE_ID],
     }
+    assert list(computation.data_assets) == [DEMO_DATASET_ID, DEMO_RELEASE_ID]
     assert created["files"] == computation.result_files
     assert created["size"] == computation.result_size
 
@@ -602,6 +603,20 @@ async def test_listing_results_refuses_what_it_cannot_show(
     response = await client.post(f"/api/v1/computations/{computation_id}/results", json={"path": path})
     assert response.status_code == status
     assert response.json()["message"]
+
+
+async def test_a_workstation_result_lists_the_assets_attached_to_the_session(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": "results", "run_script": "code/run.sh"}
+    created = await create_ready(client, source=source(cloud_workstation=workstation))
+    assert created["provenance"]["data_assets"] == [DEMO_SHARED_ID]
+    assert stored(sandbox, created["id"]).provenance == created["provenance"]
+
+
+async def test_a_run_with_nothing_attached_gives_a_result_without_inputs(client: httpx2.AsyncClient) -> None:
+    created = await create_ready(client, source=source(computation={"id": "c0de0010-6f1a-4c2e-9b3d-5e7a00000010"}))
+    assert created["provenance"]["data_assets"] == []
 
 
 @pytest.mark.parametrize(("run_script", "kind"), [("code/run.sh", "result"), (None, "dataset")])

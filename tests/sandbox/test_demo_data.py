@@ -244,6 +244,38 @@ def test_results_point_at_a_generated_computation_of_their_owner(demo: DemoData)
         assert re.fullmatch(r"[0-9a-f]{40}", asset.provenance["commit"])
 
 
+def test_every_result_lists_the_inputs_of_its_run(demo: DemoData) -> None:
+    computations = {computation.id: computation for computation in demo.computations}
+    results = [asset for asset in demo.assets if asset.type == "result" and asset.provenance]
+    assert sum(1 for asset in results if asset.provenance and asset.provenance["data_assets"]) > len(results) / 2
+    for asset in results:
+        assert asset.provenance is not None
+        computation = computations[asset.provenance["computation"]]
+        assert asset.provenance["data_assets"] == list(computation.data_assets)
+
+
+def test_a_runs_inputs_are_older_assets_its_owner_can_see(demo: DemoData, by_id: dict[str, AssetRecord]) -> None:
+    runs = [computation for computation in demo.computations if computation.data_assets]
+    assert len(runs) > 10
+    for computation in runs:
+        for asset_id in computation.data_assets:
+            asset = by_id[asset_id]
+            assert asset.created < computation.created
+            assert can_see(asset, USERS_BY_ID[computation.owner_id]) or USERS_BY_ID[computation.owner_id].admin
+
+
+def test_the_named_runs_have_inputs_attached() -> None:
+    computations = {computation.id: computation for computation in generate(20, now=NOW).computations}
+    assert computations[DEMO_COMPUTATION_ID].data_assets == (DEMO_DATASET_ID, demo_data.DEMO_RELEASE_ID)
+    assert computations[DEMO_CLOUD_WORKSTATION_ID].data_assets == (DEMO_SHARED_ID,)
+
+
+def test_a_small_demo_attaches_only_assets_it_generated() -> None:
+    demo = generate(1, now=NOW)
+    generated = {asset.id for asset in demo.assets}
+    assert all(set(computation.data_assets) <= generated for computation in demo.computations)
+
+
 def test_capsule_results_name_their_capsule_script_and_image(demo: DemoData) -> None:
     capsule_results = [a for a in demo.assets if a.provenance and "capsule" in a.provenance]
     assert capsule_results

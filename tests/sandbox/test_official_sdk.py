@@ -32,7 +32,7 @@ from codeocean.data_asset import (
 from codeocean.error import Error as SDKError
 
 from co_mcp.sandbox import Sandbox
-from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID, DEMO_DATASET_ID
+from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID, DEMO_DATASET_ID, DEMO_RELEASE_ID
 from co_mcp.sandbox.records import AssetRecord
 from co_mcp.sandbox.server import running
 
@@ -131,6 +131,24 @@ def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean
     assert created.type == DataAssetType.Result
     assert created.provenance is not None
     assert created.provenance.computation == DEMO_COMPUTATION_ID
+
+
+def test_a_result_lists_the_runs_inputs_in_its_provenance(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK lineage",
+            tags=[],
+            mount="sdk-lineage",
+            source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID)),
+        )
+    )
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    assert ready.provenance is not None
+    assert ready.provenance.data_assets == [DEMO_DATASET_ID, DEMO_RELEASE_ID]
+    inputs = [sdk.data_assets.get_data_asset(asset_id) for asset_id in ready.provenance.data_assets]
+    assert [asset.name for asset in inputs] == [
+        record.name for record in map(sandbox.store.get_asset, ready.provenance.data_assets) if record
+    ]
 
 
 def test_a_computation_path_captures_only_that_folder(sdk: CodeOcean, sandbox: Sandbox) -> None:
