@@ -1150,7 +1150,7 @@ def _extra_computations(cast: _Cast, now: int, present: set[str]) -> list[Comput
         ),
         comp("0009", bob, "cloud_workstation", 30 * hour, (DEMO_SHARED_ID,), result_files=15, result_size=734_003_200),
         # A run with nothing attached: its results have no inputs.
-        comp("0010", alice, "capsule", 8 * 24 * hour, result_files=1, result_size=4_096, **capsule_run),
+        comp("0010", alice, "capsule", 8 * 24 * hour, (), result_files=1, result_size=4_096, **capsule_run),
     ]
 
 
