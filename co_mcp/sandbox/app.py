@@ -405,6 +405,7 @@ class Api:
         if not member_ids:
             _fail(400, "data_asset_ids: must not be empty")
         members: list[AssetRecord] = []
+        mounts: dict[str, int] = {}
         for index, member_id in enumerate(dict.fromkeys(member_ids)):
             member = self.store.get_asset(member_id.lower()) if _UUID.fullmatch(member_id) else None
             if member is None or self.role(user, member) is None:
@@ -415,6 +416,14 @@ class Api:
                 _fail(409, f"data_asset_ids[{index}]: data asset {member.id} is still being created")
             if member.state == "failed":
                 _fail(400, f"data_asset_ids[{index}]: data asset {member.id} failed and cannot be combined")
+            # Each member is a folder of the combined asset, named by its mount: two cannot share one.
+            if member.mount in mounts:
+                _fail(
+                    400,
+                    f"data_asset_ids[{index}]: data asset {member.id} has the mount {member.mount!r} of "
+                    f"data_asset_ids[{mounts[member.mount]}]; combined members need different mounts",
+                )
+            mounts[member.mount] = index
             members.append(member)
         draft.type = "combined"
         draft.source_bucket = {"origin": "local"}

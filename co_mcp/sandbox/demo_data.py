@@ -829,7 +829,7 @@ class _Generator:
     def asset(self, theme: _Theme, kind: AssetType, created: int) -> AssetRecord:
         rng = self.rng
         owner = rng.weighted(self.cast.owners, self.cast.weights)
-        if kind == "combined" and sum(self.cast.can_open(a, owner.id) for a in self.pool[theme.key]) < 2:
+        if kind == "combined" and len({a.mount for a in self.pool[theme.key] if self.cast.can_open(a, owner.id)}) < 2:
             kind = "dataset"  # combined data holds two or more assets its owner may open
         slots = _Slots(rng)
         templates = {
@@ -1012,6 +1012,8 @@ class _Generator:
     def combine(self, asset: AssetRecord, theme: _Theme) -> None:
         rng = self.rng
         pool = [a for a in self.pool[theme.key] if self.cast.can_open(a, asset.owner_id)]
+        # Members are folders named by their mounts: one member per mount.
+        pool = list({a.mount: a for a in pool}.values())
         parts = rng.few(pool, min(len(pool), rng.between(2, 6)))
         asset.contained_data_assets = [{"id": p.id, "mount": p.mount, "size": p.size or 0} for p in parts]
         asset.size = sum(p.size or 0 for p in parts)

@@ -318,25 +318,38 @@ class Store:
     def save_asset(self, record: AssetRecord) -> None:
         """Write back every field of an existing asset (matched by id) and re-index it."""
         with self._transaction() as db:
-            found = db.execute("SELECT pk FROM assets WHERE id = ?", (record.id,)).fetchone()
-            if found is None:
-                raise KeyError(record.id)
-            pk = found[0]
-            assignments = ", ".join(f"{name} = ?" for name in (*_FIELDS, *_DERIVED))
-            db.execute(f"UPDATE assets SET {assignments} WHERE pk = ?", (*_row(record), pk))  # noqa: S608
-            self._delete_side_rows(db, pk)
-            side: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*_SIDE_TABLES, "fts")}
-            _side_rows(pk, record, side)
-            self._insert_side_rows(db, side)
+            self._save(db, record)
+
+    def _save(self, db: sqlite3.Connection, record: AssetRecord) -> None:
+        found = db.execute("SELECT pk FROM assets WHERE id = ?", (record.id,)).fetchone()
+        if found is None:
+            raise KeyError(record.id)
+        pk = found[0]
+        assignments = ", ".join(f"{name} = ?" for name in (*_FIELDS, *_DERIVED))
+        db.execute(f"UPDATE assets SET {assignments} WHERE pk = ?", (*_row(record), pk))  # noqa: S608
+        self._delete_side_rows(db, pk)
+        side: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*_SIDE_TABLES, "fts")}
+        _side_rows(pk, record, side)
+        self._insert_side_rows(db, side)
 
     def delete_asset(self, asset_id: str) -> bool:
-        """Remove an asset for good; False if there was none."""
+        """Remove an asset for good, and from every combined asset that holds it; False if there was none.
+
+        A combined asset stores only references to its members (docs/codeocean-api.md §5.5): it drops
+        the deleted one, and its files and size become the sums of the members it still holds.
+        """
         with self._transaction() as db:
             found = db.execute("SELECT pk FROM assets WHERE id = ?", (asset_id,)).fetchone()
             if found is None:
                 return False
+            holders = db.execute(
+                f"SELECT {_COLUMNS} FROM assets a WHERE a.pk IN (SELECT asset_pk FROM contained WHERE member_id = ?)",  # noqa: S608
+                (asset_id,),
+            ).fetchall()
             self._delete_side_rows(db, found[0])
             db.execute("DELETE FROM assets WHERE pk = ?", (found[0],))
+            for row in holders:
+                self._save(db, _without_member(db, _record(row), asset_id))
             return True
 
     @staticmethod
@@ -473,6 +486,25 @@ _INSERT_ASSET = (
     f"INSERT INTO assets (pk, {', '.join((*_FIELDS, *_DERIVED))}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (1 + len(_FIELDS) + len(_DERIVED)))})"
 )
+
+
+def _without_member(db: sqlite3.Connection, combined: AssetRecord, member_id: str) -> AssetRecord:
+    """``combined`` without ``member_id``; files and size summed again over the members still there."""
+    kept: list[dict[str, Any]] = []
+    files = size = 0
+    for member in combined.contained_data_assets or []:
+        if str(member.get("id", "")).lower() == member_id:
+            continue
+        row = db.execute("SELECT files, size FROM assets WHERE id = ?", (str(member.get("id", "")).lower(),)).fetchone()
+        if row is None:  # gone already: nothing to hold
+            continue
+        kept.append(member)
+        files += row[0] or 0
+        size += row[1] or 0
+    combined.contained_data_assets = kept
+    if combined.state != "failed":  # a failed asset has no files or size to recount
+        combined.files, combined.size = files, size
+    return combined
 
 
 def _computation(doc: str) -> ComputationRecord:

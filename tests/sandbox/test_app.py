@@ -18,6 +18,7 @@ from co_mcp.sandbox.demo_data import (
     CUSTOM_METADATA_SCHEMA,
     DEMO_BOB_COMPUTATION_ID,
     DEMO_CLOUD_WORKSTATION_ID,
+    DEMO_COMBINED_ID,
     DEMO_COMPUTATION_ID,
     DEMO_DATASET_ID,
     DEMO_DRAFT_ID,
@@ -638,6 +639,18 @@ async def test_combining_assets_lists_them_and_adds_their_sizes(client: httpx2.A
     assert created["files"] == sum(m.files or 0 for m in members)
 
 
+async def test_combining_two_assets_with_one_mount_is_400_naming_both(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    members = [(await create_ready(client, name=f"twin {n}", mount="twin"))["id"] for n in (1, 2)]
+    before = sandbox.store.count_assets()
+    response = await client.post(ASSETS, json=sdk_create_body(source=None, data_asset_ids=members))
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("data_asset_ids[1]:")
+    assert "'twin'" in response.json()["message"]
+    assert sandbox.store.count_assets() == before
+
+
 async def test_combining_an_invisible_asset_is_404_naming_it(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     before = sandbox.store.count_assets()
     body = sdk_create_body(source=None, data_asset_ids=[DEMO_DATASET_ID, DEMO_PRIVATE_ID])
@@ -767,6 +780,63 @@ async def test_a_viewer_cannot_delete(client_as: ClientFactory, sandbox: Sandbox
     async with client_as("bob") as bob:
         assert (await bob.delete(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 403
     assert sandbox.store.get_asset(DEMO_DATASET_ID) is not None
+
+
+async def combined_holding(client: httpx2.AsyncClient, member_id: str) -> list[str]:
+    """What the MCP guard's preview asks before a delete: the combined assets that hold ``member_id``."""
+    body = {"query": f"contained_data_id:{member_id}", "limit": 100}
+    found = [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]]
+    archived = {**body, "archived": True}
+    return found + [r["id"] for r in (await client.post(f"{ASSETS}/search", json=archived)).json()["results"]]
+
+
+async def test_deleting_a_member_removes_it_from_the_combined_asset(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    assert await combined_holding(client, DEMO_DATASET_ID) == [DEMO_COMBINED_ID]
+    v1 = stored(sandbox, DEMO_SHARED_ID)
+    assert (await client.delete(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 204
+    assert await combined_holding(client, DEMO_DATASET_ID) == []
+    combined = (await client.get(f"{ASSETS}/{DEMO_COMBINED_ID}")).json()
+    assert combined["contained_data_assets"] == [{"id": v1.id, "mount": v1.mount, "size": v1.size}]
+    assert (combined["files"], combined["size"]) == (v1.files, v1.size)
+    listing = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": ""})).json()["items"]
+    assert listing == [{"name": v1.mount, "path": v1.mount, "type": "folder"}]
+
+
+async def test_deleting_every_member_leaves_an_empty_combined_asset(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    members = [(await create_ready(client, name=f"part {n}", mount=f"part{n}"))["id"] for n in (1, 2)]
+    combined = await create_ready(client, source=None, data_asset_ids=members)
+    for member in members:
+        assert (await client.delete(f"{ASSETS}/{member}")).status_code == 204
+    after = (await client.get(f"{ASSETS}/{combined['id']}")).json()
+    assert (after["contained_data_assets"], after["files"], after["size"]) == ([], 0, 0)
+    assert (await client.post(f"{ASSETS}/{combined['id']}/files", json={"path": ""})).json()["items"] == []
+    assert stored(sandbox, combined["id"]).contained_data_assets == []
+
+
+async def test_a_combined_asset_lists_each_member_under_its_mount(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    pbmc = stored(sandbox, DEMO_DATASET_ID)
+    root = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": ""})).json()["items"]
+    assert pbmc.mount in {item["name"] for item in root}
+    inside = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": pbmc.mount})).json()["items"]
+    own = (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": ""})).json()["items"]
+    assert inside == [{**item, "path": f"{pbmc.mount}/{item['path']}"} for item in own]
+
+
+async def test_a_file_of_a_combined_asset_downloads_the_members_bytes(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    pbmc = stored(sandbox, DEMO_DATASET_ID)
+    own = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": "README.md"})
+    held = await client.get(f"{ASSETS}/{DEMO_COMBINED_ID}/files/urls", params={"path": f"{pbmc.mount}/README.md"})
+    assert (own.status_code, held.status_code) == (200, 200)
+    first = await client.get(own.json()["download_url"])
+    second = await client.get(held.json()["download_url"])
+    assert first.content == second.content
+    assert first.content.startswith(b"# Data asset")
 
 
 async def test_a_draft_cannot_be_deleted_yet(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:

@@ -276,6 +276,18 @@ def test_a_small_demo_attaches_only_assets_it_generated() -> None:
     assert all(set(computation.data_assets) <= generated for computation in demo.computations)
 
 
+def test_combined_assets_hold_two_or_more_members_with_different_mounts(
+    demo: DemoData, by_id: dict[str, AssetRecord]
+) -> None:
+    combined = [asset for asset in demo.assets if asset.type == "combined"]
+    assert combined
+    for asset in combined:
+        mounts = [member["mount"] for member in asset.contained_data_assets or []]
+        assert len(mounts) >= 2
+        assert len(set(mounts)) == len(mounts)
+        assert all(by_id[member["id"]].mount == member["mount"] for member in asset.contained_data_assets or [])
+
+
 def test_capsule_results_name_their_capsule_script_and_image(demo: DemoData) -> None:
     capsule_results = [a for a in demo.assets if a.provenance and "capsule" in a.provenance]
     assert capsule_results

@@ -166,6 +166,44 @@ def test_tree_for_uses_the_record_fields() -> None:
     assert tree_for(asset, no_other_assets).totals() == (6, 10**9)
 
 
+def test_a_combined_tree_is_its_members_under_their_mounts() -> None:
+    member = FileTree.for_asset(ASSET_ID, 40, 10**8, "dataset")
+    combined = tree_for(
+        AssetRecord(
+            "c0000000-0000-4000-8000-000000000001",
+            0,
+            "both",
+            "both",
+            "owner",
+            "ready",
+            "combined",
+            contained_data_assets=[{"id": ASSET_ID, "mount": "pbmc", "size": 10**8}, {"id": "gone", "mount": "x"}],
+        ),
+        {ASSET_ID: AssetRecord(ASSET_ID, 0, "m", "pbmc", "owner", "ready", "dataset", files=40, size=10**8)}.get,
+    )
+    assert combined.list("") == [{"name": "pbmc", "path": "pbmc", "type": "folder"}]
+    assert [f"pbmc/{item['path']}" for item in files_of(member)] == [str(item["path"]) for item in files_of(combined)]
+    assert combined.totals() == member.totals()
+    assert combined.read("pbmc/README.md", 0, 50) == member.read("README.md", 0, 50)
+    assert combined.stat("pbmc") is None
+    with pytest.raises(PathNotFound):
+        combined.list("x")
+    with pytest.raises(NotAFolder, match=r"pbmc/README\.md"):
+        combined.list("pbmc/README.md")
+
+
+def test_a_subtree_keeps_the_bytes_of_the_tree_it_was_cut_from() -> None:
+    tree = FileTree.for_asset(ASSET_ID, 40, 10**8, "dataset")
+    data = tree.subtree("data")
+    inside = [str(item["path"]) for item in files_of(data)]
+    assert inside == [str(item["path"])[5:] for item in files_of(tree) if str(item["path"]).startswith("data/")]
+    assert data.read(inside[0], 0, 100) == tree.read(f"data/{inside[0]}", 0, 100)
+    with pytest.raises(NotAFolder):
+        tree.subtree("README.md")
+    with pytest.raises(PathNotFound):
+        tree.subtree("nowhere")
+
+
 def test_the_family_comes_from_the_last_hex_digit() -> None:
     assert family_of(ASSET_ID) == "sequencing"
     assert all(family_of("x" + digit) == "imaging" for digit in family_digits("imaging"))

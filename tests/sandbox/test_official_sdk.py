@@ -63,13 +63,13 @@ def admin_sdk(served: tuple[Sandbox, str]) -> CodeOcean:
     return CodeOcean(domain=base_url, token=sandbox.token_for("admin"))
 
 
-def own_ready_asset_id(sdk: CodeOcean) -> str:
+def own_ready_asset_id(sdk: CodeOcean, mount: str = "sdk-acceptance") -> str:
     """A fresh internal dataset owned by alice, so tests do not depend on each other's changes."""
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(
             name="SDK acceptance dataset",
             tags=["sdk", "acceptance"],
-            mount="sdk-acceptance",
+            mount=mount,
             description="made by the official SDK",
             source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="rna/pbmc", public=True)),
         )
@@ -189,12 +189,32 @@ def test_a_computation_path_that_does_not_exist_is_an_error_naming_it(sdk: CodeO
 
 
 def test_create_combined_lists_its_members(sdk: CodeOcean) -> None:
-    members = [own_ready_asset_id(sdk), own_ready_asset_id(sdk)]
+    members = [own_ready_asset_id(sdk, "first"), own_ready_asset_id(sdk, "second")]
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(name="SDK combined", tags=[], mount="combined", data_asset_ids=members)
     )
     assert created.type == DataAssetType.Combined
     assert sorted(c.id for c in created.contained_data_assets or []) == sorted(members)
+
+
+def test_deleting_a_member_drops_it_from_the_combined_asset(sdk: CodeOcean) -> None:
+    members = [own_ready_asset_id(sdk, "first"), own_ready_asset_id(sdk, "second")]
+    combined = sdk.data_assets.create_data_asset(
+        DataAssetParams(name="SDK combined for delete", tags=[], mount="combined-delete", data_asset_ids=members)
+    )
+    combined = sdk.data_assets.wait_until_ready(combined, polling_interval=5, timeout=30)
+
+    def holders(member: str) -> list[str]:
+        params = DataAssetSearchParams(query=f"contained_data_id:{member}")
+        return [a.id for a in sdk.data_assets.search_data_assets(params).results]
+
+    assert holders(members[0]) == [combined.id]
+    kept = sdk.data_assets.get_data_asset(members[1])
+    sdk.data_assets.delete_data_asset(members[0])
+    assert holders(members[0]) == []
+    after = sdk.data_assets.get_data_asset(combined.id)
+    assert [c.id for c in after.contained_data_assets or []] == [members[1]]
+    assert (after.files, after.size) == (kept.files, kept.size)
 
 
 def test_update_metadata_changes_only_what_is_given(sdk: CodeOcean, sandbox: Sandbox) -> None:

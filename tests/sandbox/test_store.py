@@ -88,6 +88,25 @@ def test_delete_removes_the_asset_and_its_index_entries(store: Store) -> None:
     assert store.count_assets() == 0
 
 
+def test_deleting_a_member_updates_every_combined_asset_holding_it(store: Store) -> None:
+    parts = [{"id": uid(n), "mount": f"m{n}", "size": 10 * n} for n in (1, 2)]
+    store.load(
+        [
+            record(uid(1), files=1, size=10),
+            record(uid(2), files=2, size=20),
+            record(uid(3), type="combined", files=3, size=30, contained_data_assets=parts),
+            record(uid(4), type="combined", files=3, size=30, contained_data_assets=parts, archived=True),
+        ]
+    )
+    assert store.delete_asset(uid(1))
+    for holder in (uid(3), uid(4)):
+        combined = store.get_asset(holder)
+        assert combined is not None
+        assert (combined.contained_data_assets, combined.files, combined.size) == ([parts[1]], 2, 20)
+    assert ids_found(store, f"contained_data_id:{uid(1)}") == []
+    assert ids_found(store, f"contained_data_id:{uid(2)}") == [uid(3)]
+
+
 def test_delete_of_a_missing_asset_is_false(store: Store) -> None:
     assert not store.delete_asset(uid(1))
 
