@@ -312,7 +312,7 @@ class Api:
         if aws.use_input_bucket:
             if not user.admin:
                 _fail(403, "source.aws.use_input_bucket: only admins may create from the input bucket")
-            bucket = INPUT_BUCKET  # the contract: every property but prefix is then ignored
+            bucket = INPUT_BUCKET  # docs/codeocean-api.md §6.3: every property but prefix is then ignored
         external = bool(aws.keep_on_external_storage) and not aws.use_input_bucket
         draft.source_bucket = {"origin": "aws", "bucket": bucket, "prefix": aws.prefix or "", "external": external}
         if bucket.startswith(MISSING_BUCKET_PREFIX):

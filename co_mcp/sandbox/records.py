@@ -53,7 +53,7 @@ class ComputationRecord:
 class AssetRecord:
     """One data asset as the server holds it.
 
-    The first block mirrors the API's DataAsset (section 6.1 of the contract, JSON-ready values:
+    The first block mirrors the API's DataAsset (docs/codeocean-api.md §5.1, JSON-ready values:
     ``provenance``, ``source_bucket`` and friends are plain dicts). The second block is server-side
     state the API never returns directly: archive flag, sharing, favourites, and when a draft
     becomes ready (or fails).

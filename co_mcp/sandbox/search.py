@@ -1,6 +1,6 @@
 """Data-asset search: the query language, the SQL it compiles to, and keyset pagination tokens.
 
-The query language (contract §7.8) has free words, ``"quoted phrases"`` and field terms ``name:``,
+The query language (docs/codeocean-api.md §7.2) has free words, ``"quoted phrases"`` and field terms ``name:``,
 ``tag:``, ``run_script:``, ``commit_id:``, ``contained_data_id:`` (a field term's value may be quoted).
 The same field repeated is OR, different fields are AND, free words and phrases all AND together, and
 everything is case-insensitive. Text matching is by whole words (an FTS5 ``unicode61`` index), so
@@ -127,7 +127,7 @@ def size_key(size: int | None) -> int:
 
 
 def reported_size(record: AssetRecord) -> int | None:
-    """The size the API reports: none for a draft, whose copy is still running (§5.3)."""
+    """The size the API reports: none for a draft, whose copy is still running (docs/codeocean-api.md §5.3)."""
     return None if record.state == "draft" else record.size
 
 
@@ -357,7 +357,7 @@ def plan_search(body: SearchBody, user: UserRecord, metadata_fields: Mapping[str
         # Free text and no sort_field: relevance order (sort_order is ignored, as without a query).
         sort_field, descending, tiers = RELEVANCE, True, relevance_tiers(match, free)
     else:
-        # The contract: sort_order "must be provided with sort_field, otherwise ignored".
+        # docs/codeocean-api.md §7.1: sort_order "must be provided with sort_field, otherwise ignored".
         sort_field, descending = "created", True
     limit = DEFAULT_LIMIT if body.limit is None else body.limit
     fingerprint = _fingerprint(body, user, sort_field, descending)
@@ -366,7 +366,7 @@ def plan_search(body: SearchBody, user: UserRecord, metadata_fields: Mapping[str
     # An empty token is no token: some clients send "" rather than null on the first page.
     if body.next_token:
         after = _decode_token(body.next_token, secret, fingerprint, sort_field)
-        offset = 0  # the contract: with next_token, offset (and from) are ignored
+        offset = 0  # docs/codeocean-api.md §7.7: with next_token, offset (and from) are ignored
     return Plan(
         " AND ".join(where),
         tuple(params),

@@ -1,4 +1,4 @@
-"""Search semantics (contract §7.8) against a store of hand-made assets: query language, filters, order, pages."""
+"""Search (docs/codeocean-api.md §7) against a store of hand-made assets: query language, filters, order, pages."""
 
 from __future__ import annotations
 
