@@ -395,6 +395,15 @@ def relevance_tiers(match: str, free: list[str]) -> tuple[str, ...]:
         return f"({{{columns}}} : ({' OR '.join(_phrase(text) for text in free)}))"
 
     every_in_name = f"({{name}} : ({' AND '.join(_phrase(text) for text in free)}))"
+    if len(free) == 1 and match == _fts(_FREE_TEXT_COLUMNS, free):
+        # One free term and nothing else: a hit in a field is a match, so the tiers need not repeat
+        # the match (FTS5 then reads two phrase lists per tier instead of three).
+        return (
+            some("name"),
+            f"{some('tags')} NOT {some('name')}",
+            f"{some('description')} NOT {some('name tags')}",
+            f"{some('meta')} NOT {some('name tags description')}",
+        )
     base = f"({match})"
     tiers = []
     if len(free) > 1:

@@ -378,6 +378,16 @@ def test_relevance_tiers_run_name_tags_description_then_custom_metadata(store: S
     assert find({"query": "ocelot"}) == [uid(4), uid(3), uid(2), uid(1)]
 
 
+def test_relevance_with_a_field_term_ranks_by_the_free_words(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), name="ocelot survey", created=100),
+        record(uid(2), name="survey", description="ocelot", created=900),
+        record(uid(3), name="census", description="ocelot", created=950),
+    )
+    assert find({"query": "ocelot name:survey"}) == [uid(1), uid(2)]
+
+
 def test_every_term_in_the_name_ranks_above_some_terms_in_the_name(store: Store, find: Find) -> None:
     load(
         store,
