@@ -1,8 +1,8 @@
 """The sandbox: a faithful, SQLite-backed emulator of the Code Ocean data-asset REST API.
 
 Every test of co_mcp stands on it, and the official ``codeocean`` SDK (0.17.0) is an independent
-client of it, so it follows ``codeocean-api.md`` (the contract) and accepts exactly what the SDK
-sends: every key present, ``null`` for unset optionals, ``archive=True`` capitalised. ::
+client of it, so it follows ``docs/codeocean-api.md`` (the contract) and accepts exactly what the
+SDK sends: every key present, ``null`` for unset optionals, ``archive=True`` capitalised. ::
 
     sandbox = Sandbox(assets=200, seed=0)          # in memory; db_path="x.sqlite3" keeps data
     sandbox.app                                    # ASGI: RequestLog -> FaultInjector -> API + file links
@@ -18,7 +18,7 @@ alice ``cop_sandbox_token`` (the primary user; ``token=`` replaces it; groups ge
 ``cop_sandbox_readonly`` (alice, Read scope), admin ``cop_sandbox_admin``. Known groups:
 ``demo_data.KNOWN_GROUPS``.
 
-Behaviour the contract leaves open ([UNVERIFIED] there), and what the sandbox does
+Behaviour the contract leaves open (marked **assumed** there), and what the sandbox does
 ---------------------------------------------------------------------------------
 
 Authentication and access
@@ -81,18 +81,23 @@ Data assets (GET, PUT, create)
   the internal ``codeocean-input-bucket``); gcp → ``dataset``, ``{origin: gcp, bucket, prefix,
   external: false}`` (client_id/client_secret are used, never stored or logged); computation →
   ``result`` with provenance ``{capsule (capsule or pipeline id), computation, commit, run_script,
-  docker_image, data_assets: []}`` (sandbox computations do not record inputs) and the run's
-  ``nextflow_profile``, ``{origin: local}`` or, with a target, ``{origin: aws, bucket, prefix,
+  docker_image, data_assets}`` (``data_assets``: the assets attached to the run, its inputs) and the
+  run's ``nextflow_profile``, ``{origin: local}`` or, with a target, ``{origin: aws, bucket, prefix,
   external: true}``; cloud workstation → ``result`` with provenance when ``run_script`` is given,
   else ``dataset``, ``{origin: local}``; ``data_asset_ids`` → ``combined`` with
-  ``contained_data_assets [{id, mount, size}]`` (duplicates dropped); ``results_info`` → ``result``
+  ``contained_data_assets [{id, mount, size}]`` (duplicates dropped; two members with one mount are
+  400); ``results_info`` → ``result``
   with provenance ``{capsule, commit, run_script, data_assets}``, ``app_parameters`` from its
   parameters and its ``nextflow_profile``. ``prefix`` is ``""`` when not given.
 - Files and size: a bucket import "finds" a file count and size that are a pure function of bucket
-  and prefix; a computation or workstation capture takes the run's result files and size; both are
-  then passed through ``files.FileTree`` and its totals stored, so listings add up. A combined
-  asset's files and size are the sums of its members'.
-- Drafts: a new asset is ``draft`` in the create response and settles ``ready`` (or ``failed``) at
+  and prefix, passed through ``files.FileTree`` and its totals stored, so listings add up. A
+  computation or workstation capture holds the folder its ``path`` names (all results when a
+  computation's path is empty; a workstation path is relative to ``/root/capsule``), with the run's
+  own names, sizes and bytes; a path that is not a folder of the run is 400 naming it. ``POST
+  computations/{id}/results`` lists a run's results. A combined asset's files and size are the sums
+  of its members', and its files are each member's in a folder named by the member's mount.
+- Drafts: a new asset is ``draft`` in the create response, without ``files`` or ``size`` (they are
+  reported once it is ready), and settles ``ready`` (or ``failed``) at
   ``created + ready_delay``, lazily, on the next read of the store (GET, search, listing, or a test
   reading ``sandbox.store``); with ``ready_delay=0`` the next read settles it. Inputs that settle as
   ``failed`` with a ``failure_reason`` (and no files or size): an aws bucket named ``missing-...``;
@@ -107,6 +112,8 @@ Archive, delete
   anything else is 400. Idempotent: 204 either way, and the request log marks it committed only when
   the flag changed. Archived assets stay readable and writable; only search hides them.
 - DELETE is 204, then 404. Use by release pipelines does not block a delete (only a transfer).
+  Deleting a member of a combined asset removes it from the combined asset, whose files and size
+  shrink to those of the members it still holds (an empty combined asset stays).
 
 Permissions
 
@@ -139,9 +146,9 @@ Transfer
 Search (grammar and paging in ``search``'s docstring)
 
 - Free text matches whole words (FTS5, ``unicode61`` tokenizer with diacritics folded) in name,
-  tags, description and custom-metadata string values; no relevance ranking (results follow the
-  sort order). ``unicode61`` rather than ``trigram``: the real search matches words, so ``rna`` must
-  not find "internal"; the word index is also smaller and quicker to build.
+  tags, description and custom-metadata string values; a quoted phrase matches within one value of
+  one field (one tag, not across two). ``unicode61`` rather than ``trigram``: the real search matches
+  words, so ``rna`` must not find "internal"; the word index is also smaller and quicker to build.
 - Filters: exactly one of ``value``, ``values`` (any of) or ``range`` (``min`` and/or ``max``,
   inclusive; number and date fields only). ``name``/``description`` match the words anywhere (like
   ``name:``); ``tags`` and string custom fields match a whole value, case-insensitively (any value
@@ -152,8 +159,10 @@ Search (grammar and paging in ``search``'s docstring)
   no user or group, ``everyone`` none. ``origin``: ``external`` = ``source_bucket.external`` true.
   ``favorite: true`` = the caller's favourites (false or null: no filter). ``archived``: null or
   false → active assets only; true → archived only. Drafts and failed assets are included.
-- Order: ``created`` descending by default; ``sort_order`` is ignored without ``sort_field``; a
-  ``sort_field`` without ``sort_order`` is descending. Names sort case-insensitively, unknown sizes
+- Order: with free text and no ``sort_field``, relevance tiers (every term in the name, some in the
+  name, tags, description, custom metadata only), newest first within a tier; otherwise ``created``
+  descending by default; ``sort_order`` is ignored without ``sort_field``; a ``sort_field`` without
+  ``sort_order`` is descending. Names sort case-insensitively, unknown sizes
   below zero, ties by id in the same direction.
 - ``limit`` 1..1000 (default 100); ``offset`` or its legacy name ``from`` (``offset`` wins);
   ``next_token`` wins over both. ``next_token`` is an opaque keyset cursor (last row's sort key and

@@ -111,6 +111,7 @@ class Api:
             Route(asset + "/files/download_url", self.download_url, methods=["GET"]),
             Route(asset + "/transfer", self.transfer, methods=["POST"]),
             Route("/api/v1/custom_metadata", self.custom_metadata, methods=["GET"]),
+            Route("/api/v1/computations/{computation_id}/results", self.list_results, methods=["POST"]),
         ]
 
     # --- who is asking, and what may they do --------------------------------------------------------
@@ -311,7 +312,7 @@ class Api:
         if aws.use_input_bucket:
             if not user.admin:
                 _fail(403, "source.aws.use_input_bucket: only admins may create from the input bucket")
-            bucket = INPUT_BUCKET  # the contract: every property but prefix is then ignored
+            bucket = INPUT_BUCKET  # docs/codeocean-api.md §6.3: every property but prefix is then ignored
         external = bool(aws.keep_on_external_storage) and not aws.use_input_bucket
         draft.source_bucket = {"origin": "aws", "bucket": bucket, "prefix": aws.prefix or "", "external": external}
         if bucket.startswith(MISSING_BUCKET_PREFIX):
@@ -339,6 +340,25 @@ class Api:
             _fail(404, f"{where}: computation {computation_id} not found")
         return computation
 
+    def _capture(self, draft: AssetRecord, computation: ComputationRecord, path: str, where: str) -> None:
+        """Give ``draft`` the files of one folder of the run (``""``: all of them), or 400 naming the path."""
+        run = files.run_tree(computation.id, computation.kind, computation.result_files, computation.result_size)
+        what = (
+            "the capsule folder of cloud workstation" if computation.kind == "cloud_workstation" else "the results of"
+        )
+        try:
+            captured = run.subtree(path)
+        except files.PathNotFound:
+            _fail(400, f"{where}: no folder {path!r} in {what} computation {computation.id}")
+        except files.NotAFolder:
+            _fail(400, f"{where}: {path!r} is a file in {what} computation {computation.id}; give a folder")
+        draft.captured_from = dict(
+            files.capture_source(
+                computation.id, computation.kind, computation.result_files, computation.result_size, path
+            )
+        )
+        draft.files, draft.size = captured.totals()
+
     def _from_computation(self, draft: AssetRecord, user: UserRecord, body: CreateBody) -> None:
         assert body.source is not None
         assert body.source.computation is not None
@@ -347,6 +367,10 @@ class Api:
             _fail(409, f"computation {computation.id} is still running; capture its results once it has finished")
         if computation.state == "failed":
             draft.settle_failure_reason = f"computation {computation.id} failed, so it has no results to capture"
+        else:
+            # The path is a folder of the run's /results (docs/codeocean-api.md §6.3); empty captures all.
+            path = (body.source.computation.path or "").strip("/")
+            self._capture(draft, computation, path, "source.computation.path")
         draft.type = "result"
         draft.provenance = _provenance(computation)
         draft.nextflow_profile = computation.nextflow_profile
@@ -360,7 +384,6 @@ class Api:
             }
         else:
             draft.source_bucket = {"origin": "local"}
-        _size_from_tree(draft, computation.result_files, computation.result_size)
 
     def _from_cloud_workstation(self, draft: AssetRecord, user: UserRecord, body: CreateBody) -> None:
         assert body.source is not None
@@ -371,16 +394,18 @@ class Api:
             _fail(400, f"source.cloud_workstation.id: computation {computation.id} is not a cloud workstation session")
         if computation.state == "failed":
             draft.settle_failure_reason = f"cloud workstation session {computation.id} failed"
+        else:
+            self._capture(draft, computation, capsule_path(source.path), "source.cloud_workstation.path")
         if source.run_script:
             draft.type = "result"
             draft.provenance = _compact({**_provenance(computation), "run_script": source.run_script})
         draft.source_bucket = {"origin": "local"}
-        _size_from_tree(draft, computation.result_files, computation.result_size)
 
     def _combine(self, draft: AssetRecord, user: UserRecord, member_ids: list[str]) -> None:
         if not member_ids:
             _fail(400, "data_asset_ids: must not be empty")
         members: list[AssetRecord] = []
+        mounts: dict[str, int] = {}
         for index, member_id in enumerate(dict.fromkeys(member_ids)):
             member = self.store.get_asset(member_id.lower()) if _UUID.fullmatch(member_id) else None
             if member is None or self.role(user, member) is None:
@@ -391,6 +416,14 @@ class Api:
                 _fail(409, f"data_asset_ids[{index}]: data asset {member.id} is still being created")
             if member.state == "failed":
                 _fail(400, f"data_asset_ids[{index}]: data asset {member.id} failed and cannot be combined")
+            # Each member is a folder of the combined asset, named by its mount: two cannot share one.
+            if member.mount in mounts:
+                _fail(
+                    400,
+                    f"data_asset_ids[{index}]: data asset {member.id} has the mount {member.mount!r} of "
+                    f"data_asset_ids[{mounts[member.mount]}]; combined members need different mounts",
+                )
+            mounts[member.mount] = index
             members.append(member)
         draft.type = "combined"
         draft.source_bucket = {"origin": "local"}
@@ -466,14 +499,16 @@ class Api:
         return JSONResponse(
             {
                 "has_more": page.has_more,
-                "next_token": plan.token_after(page.records[-1]) if page.has_more and page.records else None,
+                "next_token": (
+                    plan.token_after(page.records[-1], page.last_tier) if page.has_more and page.records else None
+                ),
                 "results": [asset_json(record, self.owner_email(record)) for record in page.records],
             }
         )
 
     # --- files ----------------------------------------------------------------------------------------
 
-    def _listable(self, request: Request, user: UserRecord) -> tuple[AssetRecord, files.FileTree]:
+    def _listable(self, request: Request, user: UserRecord) -> tuple[AssetRecord, files.Tree]:
         asset = self.visible_asset(request, user)
         if self.role(user, asset) == "discoverable":
             _fail(403, _DISCOVERABLE_ONLY.format(asset.id))
@@ -485,7 +520,7 @@ class Api:
         if bucket.get("external"):
             where = f"s3://{bucket.get('bucket', '')}/{bucket.get('prefix') or ''}".rstrip("/")
             _fail(400, f"external data assets cannot be listed through the API; read their files at {where}")
-        return asset, files.tree_for(asset)
+        return asset, files.tree_for(asset, self.store.get_asset)
 
     async def list_files(self, request: Request) -> Response:
         user = self.authenticate(request)
@@ -522,6 +557,26 @@ class Api:
     async def download_url(self, request: Request) -> Response:
         download_url, _ = self._signed(request)
         return JSONResponse({"url": download_url})
+
+    # --- computations ---------------------------------------------------------------------------------
+
+    async def list_results(self, request: Request) -> Response:
+        """``POST computations/{id}/results``: one level of a run's ``/results`` folder (what a capture takes)."""
+        user = self.authenticate(request)
+        raw = await request.body()
+        computation = self._computation(user, request.path_params["computation_id"], "computation")
+        if computation.state == "running" and computation.kind != "cloud_workstation":
+            _fail(409, f"computation {computation.id} is still running; its results appear once it has finished")
+        run = files.run_tree(computation.id, computation.kind, computation.result_files, computation.result_size)
+        results = run.subtree("results") if computation.kind == "cloud_workstation" else run
+        path = (parse_body(FilesBody, raw).path or "").strip("/")
+        try:
+            items = results.list(path)
+        except files.PathNotFound:
+            _fail(404, f"path {path!r} not found in the results of computation {computation.id}")
+        except files.NotAFolder:
+            _fail(400, f"path: {path!r} is a file, not a folder")
+        return JSONResponse({"items": items})
 
     # --- transfer and schema --------------------------------------------------------------------------
 
@@ -569,7 +624,12 @@ def mark_committed(request: Request) -> None:
 
 
 def asset_json(asset: AssetRecord, owner_email: str | None) -> dict[str, Any]:
-    """The DataAsset object: every required key, ``owner_email`` and ``tags`` always, other nulls left out."""
+    """The DataAsset object: every required key, ``owner_email`` and ``tags`` always, other nulls left out.
+
+    A draft has no ``files`` or ``size`` yet: the copy is still running, so they are known only once it
+    is ready (docs/codeocean-api.md §5.3). The record keeps the figures the draft will settle with.
+    """
+    settled = asset.state != "draft"
     data: dict[str, Any] = {
         "id": asset.id,
         "created": int(asset.created),
@@ -583,8 +643,8 @@ def asset_json(asset: AssetRecord, owner_email: str | None) -> dict[str, Any]:
         "tags": list(asset.tags),
     }
     optional: dict[str, Any] = {
-        "files": None if asset.files is None else int(asset.files),
-        "size": None if asset.size is None else int(asset.size),
+        "files": None if asset.files is None or not settled else int(asset.files),
+        "size": None if asset.size is None or not settled else int(asset.size),
         "description": asset.description,
         "provenance": asset.provenance,
         "source_bucket": asset.source_bucket,
@@ -658,10 +718,23 @@ def _provenance(computation: ComputationRecord) -> dict[str, Any]:
             "commit": computation.commit,
             "run_script": computation.run_script,
             "docker_image": computation.docker_image,
-            # Computations do not record their inputs in the sandbox.
-            "data_assets": [],
+            # The data assets attached to the run are the result's inputs (docs/codeocean-api.md §5.4).
+            "data_assets": list(computation.data_assets),
         }
     )
+
+
+def capsule_path(path: str) -> str:
+    """A cloud workstation path relative to its capsule folder: ``/root/capsule/scratch`` is ``scratch``.
+
+    The docs call it a "capsule path"; the session's capsule folder is ``/root/capsule``.
+    """
+    parts = [part for part in path.strip().split("/") if part]
+    for prefix in (["root", "capsule"], ["capsule"]):
+        if parts[: len(prefix)] == prefix:
+            parts = parts[len(prefix) :]
+            break
+    return "/".join(parts)
 
 
 def _imported_shape(bucket: str, prefix: str) -> tuple[int, int]:

@@ -10,23 +10,35 @@ Conventions the sandbox core can rely on:
 - every ``owner_id`` is the id of a non-admin user of ``users``; ``shared_users`` keys are e-mails of other
   known users (never the owner's); group names come from ``KNOWN_GROUPS``; ``favorited_by`` holds only
   users who can see the asset;
-- result assets reference a generated ``ComputationRecord`` in ``provenance["computation"]``; their input
-  ``provenance["data_assets"]`` and combined assets' ``contained_data_assets`` only reference assets
-  generated earlier (older), and a combined asset's size and file count are the sums of its parts;
+- result assets reference a generated ``ComputationRecord`` in ``provenance["computation"]``, whose
+  ``data_assets`` (the run's inputs) are the result's ``provenance["data_assets"]``: datasets older than
+  the run that its owner may open; a result's files are its run's (``captured_from``);
+- combined assets hold two or more older assets their owner may open, with distinct mounts, and their
+  size and file count are the sums of their parts;
 - drafts settle shortly after ``now`` (``settles_at`` 20-90 s later, a few into ``failed``) so a fresh
-  sandbox shows drafts turning ready; ``failed`` assets carry ``failure_reason`` and no size;
+  sandbox shows drafts turning ready; ``failed`` assets carry ``failure_reason`` (naming their source)
+  and no size;
 - ``custom_metadata`` follows ``CUSTOM_METADATA_SCHEMA`` and, when present, always holds the required
   ``modality`` field; ``multiple`` fields hold a list of strings.
+
+The demo agrees with itself: an asset's species (``_ORGANISMS``) decides the words of its name (mouse,
+donors, zebrafish...), its tissues, brain regions, cell lines and cohorts, the reference genome and
+ethics sentence of its description, and its ``species`` metadata; a result or combined asset is named
+after its inputs and shares their species; a description names only files its asset holds and never
+repeats a sentence; tags that exclude one another (published, preprint) never meet.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import gc
 import itertools
 import random
 import re
+import string
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -45,7 +57,7 @@ from co_mcp.sandbox.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 # --- users ------------------------------------------------------------------------------------------
 
@@ -232,13 +244,95 @@ class DemoData:
 
 
 @dataclass(frozen=True)
+class _Organism:
+    """What an asset's species decides in its name and description, so the two never disagree.
+
+    ``slots`` gives species-specific values for name-template slots (tissues, brain regions, cell
+    lines, cohorts, tasks, conditions); ``words`` are fixed slot values (the common name, the
+    reference genome, the ethics sentence).
+    """
+
+    words: dict[str, str]
+    slots: dict[str, tuple[str, ...]]
+
+
+_HUMAN_ETHICS: Final = "Participants gave informed consent under protocol {protocol}."
+_ANIMAL_ETHICS: Final = "All procedures were approved under animal protocol {animal_protocol}."
+_ANIMAL_CONDITIONS: Final = ("LPS", "hypoxia", "aged", "knockout", "sham", "fasted", "post-injury", "naive")
+
+_ORGANISMS: Final[dict[str, _Organism]] = {
+    "Homo sapiens": _Organism(
+        {"animal": "human", "subjects": "donors", "genome": "GRCh38", "ethics": _HUMAN_ETHICS},
+        {
+            "tissue": ("PBMC", "lung", "liver", "kidney", "heart", "bone marrow", "colon", "skin", "tonsil"),
+            "region": ("prefrontal cortex", "hippocampus", "V1", "motor cortex", "cerebellum", "striatum"),
+            "cell_line": ("HEK293T", "K562", "HeLa", "A549", "MCF7", "iPSC-CM", "Jurkat"),
+            "condition": ("LPS", "hypoxia", "aged", "fasted", "IFN-gamma", "smokers"),
+            "task": ("n-back", "stop-signal", "movie watching", "reward learning"),
+            "mri_cohort": ("HCP", "ABCD", "UKB", "Cam-CAN", "NKI Rockland"),
+        },
+    ),
+    "Mus musculus": _Organism(
+        {"animal": "mouse", "subjects": "mice", "genome": "GRCm39", "ethics": _ANIMAL_ETHICS, "atlas": "CCFv3"},
+        {
+            "tissue": ("spleen", "lung", "liver", "kidney", "heart", "bone marrow", "colon", "skin", "retina"),
+            "region": ("V1", "S1", "M1", "CA1", "PFC", "LGN", "striatum", "cerebellum", "thalamus", "SC"),
+            "cell_line": ("NIH/3T3", "RAW 264.7", "E14 mESC", "Neuro-2a", "C2C12"),
+            "condition": _ANIMAL_CONDITIONS,
+            "task": ("visual discrimination", "foraging", "passive viewing", "licking task"),
+            "cohort": ("C57BL/6J aging cohort", "Diversity Outbred cohort", "BXD cohort"),
+        },
+    ),
+    "Macaca mulatta": _Organism(
+        {"animal": "macaque", "subjects": "macaques", "genome": "Mmul_10", "ethics": _ANIMAL_ETHICS},
+        {
+            "region": ("V1", "V4", "MT", "LIP", "PFC", "IT cortex"),
+            "condition": ("naive", "trained", "sham"),
+            "task": ("fixation", "movie watching", "reward learning"),
+            "mri_cohort": ("PRIME-DE", "NHP colony A"),
+        },
+    ),
+    "Danio rerio": _Organism(
+        {
+            "animal": "zebrafish",
+            "subjects": "fish",
+            "genome": "GRCz11",
+            "ethics": _ANIMAL_ETHICS,
+            "atlas": "mapZebrain",
+        },
+        {
+            "tissue": ("whole larva", "fin", "liver", "heart", "brain"),
+            "cell_line": ("ZF4", "PAC2"),
+            "condition": _ANIMAL_CONDITIONS,
+        },
+    ),
+    "Drosophila melanogaster": _Organism(
+        {
+            "animal": "fly",
+            "subjects": "flies",
+            "genome": "BDGP6",
+            "ethics": "Flies were raised at 25 C on standard food.",
+        },
+        {
+            "region": ("mushroom body", "antennal lobe", "optic lobe", "central complex", "ventral nerve cord"),
+            "condition": _ANIMAL_CONDITIONS,
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
 class _Theme:
-    """One scientific area: how its assets are named, tagged, described and sized."""
+    """One scientific area: how its assets are named, tagged, described and sized.
+
+    Templates and sentences fill ``{slots}`` from ``_Slots``; slots that depend on the species come
+    from its ``_Organism``, so a theme lists only species its templates make sense for.
+    """
 
     key: str
     family: str  # files.FAMILIES entry: the folder layout of its assets, encoded in their ids
     modality: str
-    species: tuple[str, ...]
+    species: tuple[str, ...]  # drawn with these weights (repeat one to weigh it more)
     instruments: tuple[str, ...]
     tags: tuple[str, ...]
     datasets: tuple[str, ...]  # name templates, filled by _Slots
@@ -260,9 +354,9 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("10x Genomics Chromium X", "Illumina NovaSeq 6000"),
         ("genomics", "transcriptomics", "scrna-seq", "single-cell", "10x"),
         (
-            "scRNA-seq {tissue} {k}k cells donors batch {batch}",
-            "10x Chromium {tissue} single-cell atlas v{ver}",
-            "snRNA-seq {region} {species_short} replicate {rep}",
+            "scRNA-seq {tissue} {k}k cells {subjects} batch {batch}",
+            "10x Chromium {tissue} single-cell atlas {animal} v{ver}",
+            "snRNA-seq {region} {animal} replicate {rep}",
             "CITE-seq {tissue} {condition} panel {batch}",
         ),
         (
@@ -275,9 +369,10 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("{tissue} atlas combined batches 1-{batch}",),
         (
             "Libraries were prepared with the 10x Genomics Chromium Single Cell 3' v3.1 kit.",
+            "Reads were aligned to {genome} with Cell Ranger 7.1.",
             "Cells with fewer than 200 detected genes or more than 15% mitochondrial reads were removed.",
             "Ambient RNA was corrected with CellBender before doublet removal with scDblFinder.",
-            "Donors gave informed consent under protocol {protocol}.",
+            "{ethics}",
         ),
         (9.0, 11.8),
         (1.0, 3.0),
@@ -293,7 +388,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         (
             "Bulk RNA-seq {tissue} {condition} time course",
             "RNA-seq {cell_line} {treatment} vs DMSO {hours}h",
-            "Total RNA-seq {tissue} {species_short} cohort {batch}",
+            "Total RNA-seq {tissue} {animal} cohort {batch}",
         ),
         (
             "DESeq2 differential expression {cell_line} {treatment}",
@@ -301,10 +396,10 @@ _THEMES: Final[tuple[_Theme, ...]] = (
             "Gene set enrichment {tissue} {condition} (fgsea)",
         ),
         (),
-        ("RNA-seq {cell_line} screens combined {year}",),
+        ("RNA-seq {cell_line} screens combined {year}", "{tissue} RNA-seq {condition} series combined {year}"),
         (
             "Paired-end 2x150 bp reads, ribosomal RNA depleted.",
-            "Reads were aligned to GRCh38 with STAR 2.7.10b and counted with featureCounts.",
+            "Reads were aligned to {genome} with STAR 2.7.10b and counted with featureCounts.",
             "Samples were collected at {hours} hours post treatment in biological triplicate.",
         ),
         (8.5, 11.0),
@@ -316,52 +411,83 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         "variants",
         "genotyping array",
         ("Homo sapiens",),
-        ("Illumina Infinium GSA", "Illumina NovaSeq 6000"),
+        ("Illumina Infinium GSA",),
         ("genomics", "gwas", "human", "statistical-genetics"),
-        (
-            "GWAS summary statistics {trait} {cohort}",
-            "WGS {cohort} cohort joint-called VCF chr{chrom}",
-            "Exome sequencing {disease} trios batch {batch}",
-            "Imputed genotypes {cohort} TOPMed r{ver}",
-        ),
+        ("GWAS summary statistics {trait} {biobank}", "Imputed genotypes {biobank} release {ver}"),
         (
             "Fine-mapping credible sets {trait} (SuSiE)",
             "LD score regression {trait} vs {trait2}",
-            "Polygenic score weights {trait} {cohort}",
+            "Polygenic score weights {trait} {biobank}",
         ),
-        ("Polygenic risk model {trait} {cohort} v{ver}",),
-        ("{cohort} genotypes all chromosomes",),
+        ("Polygenic risk model {trait} {biobank} v{ver}",),
+        ("{biobank} genotypes all chromosomes",),
         (
             "Summary statistics are on GRCh38 and harmonised to the GWAS Catalog format.",
             "Variants with INFO < 0.8 or minor allele frequency below 0.1% were excluded.",
-            "Access is restricted under data access agreement {protocol}.",
+            "Access is restricted under data access agreement {agreement}.",
         ),
         (8.0, 12.3),
         (0.5, 2.2),
-        10,
+        7,
     ),
     _Theme(
-        "epigenomics",
+        "wgs",
+        "variants",
+        "whole-genome sequencing",
+        ("Homo sapiens",),
+        ("Illumina NovaSeq 6000",),
+        ("genomics", "wgs", "human", "statistical-genetics"),
+        ("WGS {biobank} cohort joint-called VCF chr{chrom}", "Exome sequencing {disease} trios batch {batch}"),
+        ("Variant annotation {biobank} chr{chrom} (VEP)", "Rare variant burden tests {disease} batch {batch}"),
+        (),
+        ("{biobank} WGS all chromosomes",),
+        (
+            "Variants were joint-called with GATK 4.4 against GRCh38.",
+            "Samples with more than 2% contamination (VerifyBamID) were excluded.",
+            "Access is restricted under data access agreement {agreement}.",
+        ),
+        (9.0, 12.5),
+        (0.8, 2.4),
+        4,
+    ),
+    _Theme(
+        "atac",
         "sequencing",
         "ATAC-seq",
         ("Homo sapiens", "Mus musculus"),
         ("Illumina NovaSeq 6000", "Illumina NextSeq 2000"),
-        ("genomics", "epigenomics", "atac-seq", "chip-seq"),
-        (
-            "ATAC-seq {cell_type} chromatin accessibility rep {rep}",
-            "ChIP-seq {histone} {cell_line}",
-            "CUT&Tag {histone} {cell_type} batch {batch}",
-        ),
-        ("MACS2 peaks {histone} {cell_line}", "Differential accessibility {cell_type} {condition}"),
+        ("genomics", "epigenomics", "atac-seq"),
+        ("ATAC-seq {cell_type} chromatin accessibility rep {rep}", "scATAC-seq {tissue} {animal} batch {batch}"),
+        ("Differential accessibility {cell_type} {condition}", "TF footprinting {cell_type} (TOBIAS)"),
         (),
-        ("{cell_type} epigenome combined marks",),
+        ("{cell_type} ATAC-seq replicates combined",),
         (
-            "Peaks were called with MACS2 (q < 0.01) and filtered against the ENCODE blacklist.",
             "Tn5 insertion sites were shifted +4/-5 bp before analysis.",
+            "Reads were aligned to {genome} with Bowtie2.",
+            "Peaks were called with MACS2 (q < 0.01) and filtered against the ENCODE blacklist.",
         ),
         (8.8, 11.3),
         (1.0, 2.4),
-        6,
+        3,
+    ),
+    _Theme(
+        "chip",
+        "sequencing",
+        "ChIP-seq",
+        ("Homo sapiens", "Mus musculus"),
+        ("Illumina NovaSeq 6000", "Illumina NextSeq 2000"),
+        ("genomics", "epigenomics", "chip-seq"),
+        ("ChIP-seq {histone} {cell_type}", "ChIP-seq {histone} {cell_type} batch {batch}"),
+        ("MACS2 peaks {histone} {cell_type}", "Differential binding {histone} {condition} (DiffBind)"),
+        (),
+        ("{cell_type} epigenome combined marks",),
+        (
+            "Reads were aligned to {genome} with Bowtie2.",
+            "Peaks were called with MACS2 (q < 0.01) and filtered against the ENCODE blacklist.",
+        ),
+        (8.8, 11.3),
+        (1.0, 2.4),
+        3,
     ),
     _Theme(
         "proteomics",
@@ -373,13 +499,13 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         (
             "TMT proteomics {tissue} plex {batch}",
             "DIA mass spec {cell_line} phosphoproteome",
-            "Plasma proteomics {cohort} pilot {batch}",
+            "Plasma proteomics {animal} {condition} pilot {batch}",
         ),
         ("MaxQuant search {tissue} plex {batch}", "Phosphosite quantification {cell_line} {treatment}"),
         (),
         ("{tissue} TMT plexes 1-{batch} combined",),
         (
-            "Spectra were searched against UniProt human reviewed (2024_01) with a 1% FDR.",
+            "Spectra were searched against the UniProt reference proteome of {species} (2024_01) at 1% FDR.",
             "Samples were labelled with TMTpro 16plex and fractionated into 24 fractions.",
         ),
         (9.0, 11.5),
@@ -395,12 +521,12 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("imaging", "two-photon", "calcium-imaging", "neuroscience", "mouse"),
         (
             "Mouse {region} two-photon imaging session {session}",
-            "Calcium imaging GCaMP8m {region} mouse {mouse}",
+            "Calcium imaging GCaMP8m {region} mouse {subject}",
             "Two-photon {region} dendrites {condition} day {day}",
         ),
         (
             "Suite2p ROIs {region} session {session}",
-            "Motion-corrected stacks {region} mouse {mouse}",
+            "Motion-corrected stacks {region} mouse {subject}",
             "Orientation tuning analysis {region} cohort {batch}",
         ),
         ("Cellpose model {region} somata v{ver}",),
@@ -408,7 +534,7 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         (
             "Imaging at 30 Hz through a cranial window, 512x512 pixels, 920 nm excitation.",
             "Mice were head-fixed and presented drifting gratings at 8 orientations.",
-            "All procedures were approved under animal protocol {protocol}.",
+            "{ethics}",
         ),
         (9.5, 12.0),
         (1.0, 3.2),
@@ -421,10 +547,10 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("Mus musculus", "Drosophila melanogaster"),
         ("Zeiss GeminiSEM 460",),
         ("imaging", "electron-microscopy", "connectomics", "neuroscience"),
-        ("Serial-section EM {region} volume {batch}", "FIB-SEM {region} block {rep}"),
+        ("Serial-section EM {animal} {region} volume {batch}", "FIB-SEM {animal} {region} block {rep}"),
         ("Segmentation {region} volume {batch} (flood-filling)", "Synapse detections {region} volume {batch}"),
-        ("Membrane segmentation network {region} v{ver}",),
-        ("{region} EM volumes combined",),
+        ("Membrane segmentation network {animal} {region} v{ver}",),
+        ("{animal} {region} EM volumes combined",),
         (
             "Voxel size 4 x 4 x 40 nm, stored as 1024^3 chunks.",
             "Sections were imaged with a multi-beam SEM and aligned elastically.",
@@ -440,11 +566,14 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("Mus musculus", "Danio rerio"),
         ("Zeiss Lightsheet 7",),
         ("imaging", "microscopy", "light-sheet", "whole-brain"),
-        ("Cleared {species_short} brain light-sheet {stain} sample {rep}", "Zebrafish larva light-sheet {stain}"),
-        ("Cell counts registered to CCFv3 sample {rep}",),
+        (
+            "Cleared {animal} brain light-sheet {stain} sample {rep}",
+            "Whole-brain light-sheet {stain} {animal} cohort {batch}",
+        ),
+        ("Cell counts registered to {atlas} sample {rep}",),
         (),
-        ("Light-sheet brains cohort {batch} combined",),
-        ("Brains were cleared with iDISCO+ and imaged at 1.8 um isotropic resolution.",),
+        ("Light-sheet {animal} brains cohort {batch} combined",),
+        ("Brains were cleared with iDISCO+ and imaged at 1.8 um isotropic resolution.", "{ethics}"),
         (10.5, 12.5),
         (1.5, 3.5),
         4,
@@ -453,17 +582,17 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         "fmri",
         "mri",
         "fMRI",
-        ("Homo sapiens", "Macaca mulatta"),
+        ("Homo sapiens", "Homo sapiens", "Macaca mulatta"),
         ("Siemens MAGNETOM Prisma 3T",),
         ("imaging", "mri", "fmri", "neuroscience", "bids"),
-        ("fMRI resting state {cohort} subjects {sub}-{sub2}", "Task fMRI {task} {cohort} BIDS release {ver}"),
-        ("fMRIPrep derivatives {cohort} subjects {sub}-{sub2}", "Connectivity matrices {task} {cohort}"),
-        (),
-        ("{cohort} MRI sessions combined",),
         (
-            "Data are organised in BIDS 1.8; defaced with pydeface before sharing.",
-            "Multiband EPI, TR 800 ms, 2 mm isotropic voxels.",
+            "fMRI resting state {mri_cohort} subjects {sub}-{sub2}",
+            "Task fMRI {task} {mri_cohort} BIDS release {ver}",
         ),
+        ("fMRIPrep derivatives {mri_cohort} subjects {sub}-{sub2}", "Connectivity matrices {task} {mri_cohort}"),
+        (),
+        ("{mri_cohort} MRI sessions combined",),
+        ("Data are organised in BIDS 1.8.", "Multiband EPI, TR 800 ms, 2 mm isotropic voxels.", "{ethics}"),
         (9.5, 12.0),
         (1.5, 3.3),
         6,
@@ -472,19 +601,20 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         "ephys",
         "ephys",
         "extracellular electrophysiology",
-        ("Mus musculus", "Macaca mulatta"),
+        ("Mus musculus", "Mus musculus", "Macaca mulatta"),
         ("IMEC Neuropixels 2.0",),
         ("ephys", "neuropixels", "neuroscience", "nwb"),
         (
-            "Neuropixels {region} recordings mouse {mouse} day {day}",
-            "Acute silicon probe {region} {condition} session {session}",
+            "Neuropixels {region} recordings {animal} {subject} day {day}",
+            "Acute silicon probe {region} {animal} {condition} session {session}",
         ),
-        ("Spike-sorted units {region} mouse {mouse} (Kilosort4)", "Population decoding {region} {task}"),
+        ("Spike-sorted units {region} {animal} {subject} (Kilosort4)", "Population decoding {region} {task}"),
         ("Kilosort4 templates {region} v{ver}",),
-        ("{region} recordings mice {mouse}-{mouse2} combined",),
+        ("{region} recordings {subjects} {subject}-{subject2} combined",),
         (
             "Recorded at 30 kHz; files are NWB 2.6 with raw and LFP streams.",
             "Units passing Bombcell quality metrics are labelled 'good'.",
+            "{ethics}",
         ),
         (10.0, 12.4),
         (0.8, 2.5),
@@ -497,11 +627,11 @@ _THEMES: Final[tuple[_Theme, ...]] = (
         ("Homo sapiens",),
         ("Leica Aperio GT 450",),
         ("imaging", "histology", "pathology", "tumour"),
-        ("Whole-slide H&E {tissue} tumour cohort {batch}", "IHC {stain} {tissue} biopsies {year}"),
-        ("Tile embeddings {tissue} cohort {batch} (UNI)", "Tumour segmentation masks {tissue} cohort {batch}"),
-        ("Tumour classifier {tissue} ViT-B v{ver}",),
-        ("{tissue} pathology cohorts combined",),
-        ("Slides were scanned at 40x (0.25 um/pixel) and stored as pyramidal TIFF.",),
+        ("Whole-slide H&E {organ} tumour cohort {batch}", "IHC {marker} {organ} biopsies {year}"),
+        ("Tile embeddings {organ} cohort {batch} (UNI)", "Tumour segmentation masks {organ} cohort {batch}"),
+        ("Tumour classifier {organ} ViT-B v{ver}",),
+        ("{organ} pathology cohorts combined",),
+        ("Slides were scanned at 40x (0.25 um/pixel) and stored as pyramidal TIFF.", "{ethics}"),
         (10.0, 12.6),
         (1.5, 3.0),
         5,
@@ -532,9 +662,6 @@ _EXTRA_TAGS: Final = (
     "needs-review",
     "paper-figure",
     "grant-r01",
-    "2023",
-    "2024",
-    "2025",
     "cohort",
     "longitudinal",
     "replication",
@@ -543,21 +670,18 @@ _EXTRA_TAGS: Final = (
     "ml",
 )
 _GENERIC_SENTENCES: Final = (
-    "See README.md for the folder layout and column definitions.",
     "Contact {pi} before using these data in a publication.",
     "Generated as part of project {project}.",
-    "This version supersedes the previous release; the old one is archived.",
-    "Quality control metrics are in qc/summary.csv.",
-    "Processed on the institute HPC cluster; raw files are kept for 7 years.",
+    "Processed on the institute HPC cluster.",
     "Used for figure {figure} of the manuscript in preparation.",
+    "Shared with collaborators under the data use agreement of project {project}.",
 )
-_FAILURE_REASONS: Final = (
-    "Access denied reading s3://{bucket}/{prefix}: check the bucket policy grants Code Ocean read access.",
-    "Copy interrupted after 3 retries: connection reset by peer while reading the source bucket.",
-    "Source path 'results/{prefix}' not found in the computation's results.",
-    "Data asset storage quota exceeded for this deployment.",
-    "Bucket {bucket} is in region eu-west-2 but no credentials are configured for it.",
-)
+# Sentences true only of some assets' files (files.py decides what a tree holds): (type, minimum files).
+_FILE_SENTENCES: Final[dict[str, tuple[int, str]]] = {
+    "dataset": (2, "The README describes the folder layout and column definitions."),
+    "result": (4, "Run status and metrics are in summary.json; the console log is in output."),
+    "model": (4, "Training metrics per epoch are in metrics.csv."),
+}
 _TRANSFER_ERRORS: Final = (
     "AccessDenied: the target bucket does not allow PutObject for the Code Ocean role.",
     "Transfer cancelled: the asset is attached to a running cloud workstation.",
@@ -594,36 +718,32 @@ _APP_PARAMETERS: Final = (
 )
 _PIS: Final = ("Dr. N. Achebe", "Prof. L. Ferreira", "Dr. S. Nakamura", "Prof. H. Jensen", "Dr. R. Mehta")
 
-# Values for the {slots} in name templates; each is drawn only if the template uses it.
+# Values for the {slots} in name templates and sentences that do not depend on the species (those
+# come from _ORGANISMS); each is drawn only if the template uses it.
 _SLOT_VALUES: Final[dict[str, tuple[str, ...]]] = {
-    "tissue": ("PBMC", "lung", "liver", "kidney", "heart", "bone marrow", "colon", "skin", "tonsil", "retina"),
-    "region": ("V1", "S1", "M1", "CA1", "PFC", "LGN", "striatum", "cerebellum", "thalamus", "SC"),
-    "condition": ("LPS", "hypoxia", "aged", "knockout", "sham", "fasted", "post-injury", "naive"),
-    "cell_line": ("HEK293T", "K562", "HeLa", "A549", "MCF7", "iPSC-CM", "Jurkat"),
     "treatment": ("dexamethasone", "TNF-alpha", "rapamycin", "cisplatin", "IFN-gamma"),
     "trait": ("height", "BMI", "LDL cholesterol", "type 2 diabetes", "schizophrenia", "eGFR", "asthma"),
     "trait2": ("educational attainment", "coronary artery disease", "HbA1c", "depression"),
-    "cohort": ("UKB", "FinnGen R10", "All of Us", "HCP", "ABCD", "TOPMed", "Biobank Japan", "MVP"),
+    "biobank": ("UKB", "FinnGen R10", "All of Us", "TOPMed", "Biobank Japan", "MVP"),
     "disease": ("autism", "epilepsy", "congenital heart disease", "ALS"),
     "cell_type": ("CD4 T cells", "monocytes", "hepatocytes", "neurons", "microglia", "cardiomyocytes"),
     "histone": ("H3K27ac", "H3K4me3", "H3K27me3", "CTCF"),
-    "species_short": ("human", "mouse", "macaque"),
-    "stain": ("c-Fos", "NeuN", "Ki-67", "GFAP", "PD-L1"),
-    "task": ("n-back", "stop-signal", "movie watching", "reward learning"),
+    "stain": ("c-Fos", "NeuN", "GFAP", "TH", "parvalbumin"),
+    "marker": ("Ki-67", "PD-L1", "CD8", "HER2"),
+    "organ": ("colon", "lung", "breast", "prostate", "kidney", "skin", "liver"),
     "k": ("5", "10", "20", "50", "100"),
     "hours": ("2", "6", "24", "48"),
     "chrom": tuple(str(c) for c in range(1, 23)),
 }
 _SLOT_RANGES: Final[dict[str, tuple[int, int]]] = {
     "session": (1, 60),
-    "mouse": (100, 999),
+    "subject": (100, 999),
     "sub": (1, 400),
     "batch": (2, 12),
     "rep": (1, 4),
     "day": (1, 14),
     "ver": (1, 6),
 }
-
 
 _T = TypeVar("_T")
 
@@ -668,24 +788,40 @@ _GROUP_ROLE_WEIGHTS: Final = _cumulative((50, 25, 20, 5))
 
 
 class _Slots(dict[str, str]):
-    """Fills name-template slots lazily: a template draws random values only for the slots it uses."""
+    """Fills template slots lazily: a template draws random values only for the slots it uses.
 
-    def __init__(self, rng: _Rng) -> None:
-        super().__init__()
+    ``species`` (a key of ``_ORGANISMS``) decides the species-specific slots; ``inherit`` starts from
+    another asset's values, so a result is named after its inputs (same tissue, cohort, project...).
+    """
+
+    def __init__(self, rng: _Rng, species: str | None = None, inherit: dict[str, str] | None = None) -> None:
+        super().__init__(inherit or {})
         self._rng = rng
+        self._organism = _ORGANISMS.get(species or "")
+        if species:
+            self["species"] = species
 
     def __missing__(self, key: str) -> str:
         rng = self._rng
-        if key in _SLOT_VALUES:
+        organism = self._organism
+        if organism is not None and key in organism.words:
+            value = organism.words[key].format_map(self)
+        elif organism is not None and key in organism.slots:
+            value = rng.pick(organism.slots[key])
+        elif key in _SLOT_VALUES:
             value = rng.pick(_SLOT_VALUES[key])
         elif key in _SLOT_RANGES:
             value = str(rng.between(*_SLOT_RANGES[key]))
-        elif key in ("session2", "mouse2", "sub2"):
+        elif key in ("session2", "subject2", "sub2"):
             value = str(int(self[key[:-1]]) + rng.between(3, 40))
         elif key == "year":
             value = str(rng.between(2021, 2025))
         elif key == "protocol":
             value = f"IRB-{rng.between(2019, 2024)}-{rng.between(100, 999)}"
+        elif key == "agreement":
+            value = f"DAA-{rng.between(2019, 2024)}-{rng.between(10, 99)}"
+        elif key == "animal_protocol":
+            value = f"IACUC-{rng.between(2019, 2024)}-{rng.between(100, 999)}"
         elif key == "pi":
             value = rng.pick(_PIS)
         elif key == "project":
@@ -698,6 +834,38 @@ class _Slots(dict[str, str]):
             raise KeyError(key)
         self[key] = value
         return value
+
+
+# Slots that say what an asset is about (the tissue, the cohort...), as opposed to counters and versions.
+_IDENTITY_SLOTS: Final = frozenset(
+    {
+        "tissue",
+        "region",
+        "cell_line",
+        "cell_type",
+        "condition",
+        "treatment",
+        "trait",
+        "biobank",
+        "mri_cohort",
+        "disease",
+        "histone",
+        "organ",
+        "stain",
+        "marker",
+        "task",
+        "chrom",
+    }
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _identity_slots(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name in _IDENTITY_SLOTS)
+
+
+def _identity(slots: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((key, value) for key, value in slots.items() if key in _IDENTITY_SLOTS))
 
 
 _MOUNT_JUNK: Final = re.compile(r"[^a-z0-9]+")
@@ -755,6 +923,15 @@ class _Cast:
             {u.id: u.groups for u in owners},
         )
 
+    def can_open(self, asset: AssetRecord, user_id: str) -> bool:
+        """Whether ``user_id`` may open the asset's files (attach or combine it): discoverable is not enough."""
+        if asset.owner_id == user_id or asset.everyone == "viewer":
+            return True
+        if self.emails.get(user_id) in asset.shared_users:
+            return True
+        groups = self.groups.get(user_id, ())
+        return any(role != "discoverable" for group, role in asset.shared_groups.items() if group in groups)
+
     def other(self, owner_id: str, index: int = 0) -> UserRecord | None:
         others = [u for u in self.owners if u.id != owner_id]
         return others[index % len(others)] if others else None
@@ -769,8 +946,8 @@ def generate(n: int, *, seed: int = 0, users: Sequence[UserRecord] = DEFAULT_USE
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     cast = _Cast.of(users)
-    out = DemoData(computations=_extra_computations(cast, now))
     anchors = _anchors(cast, now)[:n]
+    out = DemoData(computations=_extra_computations(cast, now, {anchor.id for anchor in anchors}))
     out.assets.extend(anchors)
     out.computations.extend(c for c in _anchor_computations(cast, now) if any(_computed_by(a, c) for a in anchors))
     # The cyclic GC rescans the growing heap of fresh records again and again (a third of the time at
@@ -797,8 +974,14 @@ class _Generator:
         self.cast = cast
         self.now = now
         self.out = out
-        # Recent internal datasets/results per theme, candidates for inputs and combined parts.
-        self.pool: dict[str, list[AssetRecord]] = {t.key: [] for t in _THEMES}
+        # Recent internal datasets/results per theme and species, candidates for inputs and combined
+        # parts, with the slot values they were named with (their results are named alike).
+        self.pool: dict[tuple[str, str], list[AssetRecord]] = {
+            (t.key, species): [] for t in _THEMES for species in t.species
+        }
+        self.slots_of: dict[str, _Slots] = {}
+        self.identity_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.openers: dict[str, frozenset[str]] = {}  # who may open each pooled asset
         self.capsules = [(_uuid(rng), rng.pick(_RUN_SCRIPTS), rng.pick(_DOCKER_IMAGES)) for _ in range(24)]
         self.pipelines = [_uuid(rng) for _ in range(6)]
 
@@ -811,22 +994,28 @@ class _Generator:
         for created in times:
             theme = rng.weighted(_THEMES, _THEME_WEIGHTS)
             kind = rng.weighted(types, _TYPE_WEIGHTS)
-            if kind == "combined" and len(self.pool[theme.key]) < 2:
-                kind = "dataset"
-            elif kind == "model" and not theme.models:
+            if kind == "model" and not theme.models:
                 kind = "result"
             self.out.assets.append(self.asset(theme, kind, created))
 
     def asset(self, theme: _Theme, kind: AssetType, created: int) -> AssetRecord:
         rng = self.rng
         owner = rng.weighted(self.cast.owners, self.cast.weights)
-        slots = _Slots(rng)
-        templates = {
+        species = rng.pick(theme.species)
+        computed = kind == "result" or (kind == "model" and rng.random() < 0.5)
+        kind, inputs, run_created = self.inputs(theme, species, owner.id, kind, computed=computed, created=created)
+        # A result or combined asset is named after its (first) input: same tissue, cohort, project;
+        # among its templates, those that name only what the input had are preferred.
+        inherited = self.slots_of.get(inputs[0].id) if inputs else None
+        slots = _Slots(rng, species, inherited)
+        templates: Sequence[str] = {
             "dataset": theme.datasets,
             "result": theme.results,
             "combined": theme.combined,
             "model": theme.models,
         }[kind]
+        if inherited:
+            templates = [t for t in templates if _identity_slots(t) <= inherited.keys()] or templates
         name = rng.pick(templates).format_map(slots)
         lo, hi = theme.log10_size
         if kind == "result":
@@ -846,31 +1035,71 @@ class _Generator:
             type=kind,
             files=files,
             size=size,
-            description=self.description(theme, slots),
-            tags=self.tags(theme, kind),
+            description=self.description(theme, slots, kind, files),
+            tags=self.tags(theme, kind, created),
             custom_metadata=self.metadata(theme, kind, created, slots),
         )
         asset.last_used = 0 if rng.random() < 0.3 else created + int((self.now - created) * rng.random())
         if kind == "combined":
-            self.combine(asset, theme)
-        elif kind == "result" or (kind == "model" and rng.random() < 0.5):
-            self.computed(asset, theme)
+            self.combine(asset, inputs)
+        elif computed:
+            self.computed(asset, theme, inputs, run_created)
         else:
             self.origin(asset)
         self.state(asset)
         self.share(asset)
         if asset.state == "ready" and asset.type in ("dataset", "result") and not self.external(asset):
-            pool = self.pool[theme.key]
+            pool = self.pool[(theme.key, species)]
             pool.append(asset)
+            self.slots_of[asset.id] = slots
+            self.identity_of[asset.id] = _identity(slots)
+            self.openers[asset.id] = frozenset(u.id for u in self.cast.owners if self.cast.can_open(asset, u.id))
             if len(pool) > 40:  # only recent assets are inputs; keeps choice() cheap at 100k assets
+                for old in pool[:20]:
+                    del self.slots_of[old.id], self.identity_of[old.id], self.openers[old.id]
                 del pool[:20]
         return asset
+
+    def inputs(
+        self, theme: _Theme, species: str, owner_id: str, kind: AssetType, *, computed: bool, created: int
+    ) -> tuple[AssetType, list[AssetRecord], int]:
+        """What a new asset is made from: a run's inputs (and the run's time) or a combined asset's parts.
+
+        Only what the owner may open of the same science and species qualifies; a combined asset with
+        fewer than two candidates becomes a dataset.
+        """
+        rng = self.rng
+        if not computed and kind != "combined":
+            return kind, [], 0
+        usable = [a for a in self.pool[(theme.key, species)] if owner_id in self.openers[a.id]]
+        if kind == "combined":
+            # Members are folders named by their mounts: one member per mount, and two or more of them.
+            distinct = list({a.mount: a for a in usable}.values())
+            if len(distinct) < 2:
+                return "dataset", [], 0
+            return kind, self.alike(distinct, rng.between(2, 6)), 0
+        # A run reads datasets that existed before it.
+        run_created = created - rng.between(300, 6 * 3600)
+        older = [a for a in usable if a.type == "dataset" and a.created < run_created]
+        return kind, self.alike(older, rng.between(1, 3)) if older else [], run_created
+
+    def alike(self, candidates: list[AssetRecord], count: int) -> list[AssetRecord]:
+        """Up to ``count`` of ``candidates``: a random first one, then those of the same subject first."""
+        first = self.rng.pick(candidates)
+        mine = self.identity_of.get(first.id)
+        same: list[AssetRecord] = []
+        others: list[AssetRecord] = []
+        for candidate in candidates:
+            if candidate is not first:
+                (same if self.identity_of.get(candidate.id) == mine else others).append(candidate)
+        chosen = [first, *self.rng.few(same, count - 1)]
+        return chosen + self.rng.few(others, count - len(chosen))
 
     @staticmethod
     def external(asset: AssetRecord) -> bool:
         return bool(asset.source_bucket and asset.source_bucket.get("external"))
 
-    def description(self, theme: _Theme, slots: _Slots) -> str | None:
+    def description(self, theme: _Theme, slots: _Slots, kind: AssetType, files: int) -> str | None:
         rng = self.rng
         roll = rng.random()
         if roll < 0.15:
@@ -879,12 +1108,16 @@ class _Generator:
             return ""
         count = 1 if roll < 0.55 else (3 if roll < 0.9 else 7)
         pool = theme.sentences + _GENERIC_SENTENCES
-        sentences = [rng.pick(pool).format_map(slots) for _ in range(count)]
-        if count == 7:  # long descriptions come as paragraphs, as people write them
+        least, about_files = _FILE_SENTENCES.get(kind, (0, ""))
+        if about_files and files >= least:
+            pool += (about_files,)
+        # Distinct sentences: a description never says the same thing twice.
+        sentences = [sentence.format_map(slots) for sentence in rng.few(pool, count)]
+        if len(sentences) > 4:  # long descriptions come as paragraphs, as people write them
             return " ".join(sentences[:3]) + "\n\n" + " ".join(sentences[3:])
         return " ".join(sentences)
 
-    def tags(self, theme: _Theme, kind: AssetType) -> list[str]:
+    def tags(self, theme: _Theme, kind: AssetType, created: int) -> list[str]:
         rng = self.rng
         tags = rng.few(theme.tags, rng.between(1, len(theme.tags)))
         tags.append(rng.pick(_STAGE_TAGS[:2] if kind == "dataset" else _STAGE_TAGS[1:]))
@@ -892,7 +1125,12 @@ class _Generator:
             tags.append("model")
         roll = rng.random()
         extra = 0 if roll < 0.3 else (rng.between(1, 3) if roll < 0.95 else rng.between(12, 18))
-        tags.extend(rng.few(_EXTRA_TAGS, extra))
+        for tag in rng.few(_EXTRA_TAGS, extra):
+            # At most one tag of each group that excludes the others (published or preprint...).
+            if not any(other in tags for other in _EXCLUDED_BY.get(tag, ())):
+                tags.append(tag)
+        if rng.random() < 0.1:  # a year tag is the year the asset was made
+            tags.append(str(time.gmtime(created).tm_year))
         return list(dict.fromkeys(tags))  # keeps order, drops repeats
 
     def metadata(self, theme: _Theme, kind: AssetType, created: int, slots: _Slots) -> dict[str, Any] | None:
@@ -902,7 +1140,7 @@ class _Generator:
         derived = kind in ("result", "model") and rng.random() < 0.5
         meta: dict[str, Any] = {"modality": "derived" if derived else theme.modality}
         if rng.random() < 0.85:
-            meta["species"] = rng.pick(theme.species)
+            meta["species"] = slots["species"]
         if rng.random() < 0.6:
             meta["sample_count"] = rng.pick((1, 2, 3, 4, 6, 8, 12, 16, 24, 48, 96, 384, 1200, 12000))
         if rng.random() < 0.7:
@@ -938,13 +1176,11 @@ class _Generator:
         if not self.external(asset) and rng.random() < 0.01:
             asset.transfer_error = rng.pick(_TRANSFER_ERRORS)
 
-    def computed(self, asset: AssetRecord, theme: _Theme) -> None:
+    def computed(self, asset: AssetRecord, theme: _Theme, inputs: list[AssetRecord], created: int) -> None:
         rng = self.rng
         pipeline = rng.random() < 0.25
-        inputs = self.pool[theme.key]
-        picked = rng.few(inputs, min(len(inputs), rng.between(1, 3))) if inputs else []
-        comp_id = _uuid(rng)
-        created = asset.created - rng.between(300, 6 * 3600)
+        # The run's id picks the file layout of its results, as an asset id does (files.family_of).
+        comp_id = _asset_id(rng, theme.family)
         if pipeline:
             profile = rng.pick(_NEXTFLOW_PROFILES)
             computation = ComputationRecord(
@@ -957,6 +1193,7 @@ class _Generator:
                 result_files=asset.files or 1,
                 result_size=asset.size or 0,
                 nextflow_profile=profile,
+                data_assets=tuple(a.id for a in inputs),
             )
             asset.nextflow_profile = profile
             provenance: dict[str, Any] = {"computation": comp_id, "commit": computation.commit}
@@ -973,6 +1210,7 @@ class _Generator:
                 docker_image=image,
                 result_files=asset.files or 1,
                 result_size=asset.size or 0,
+                data_assets=tuple(a.id for a in inputs),
             )
             provenance = {
                 "capsule": capsule_id,
@@ -984,8 +1222,16 @@ class _Generator:
             if rng.random() < 0.4:
                 params = rng.few(_APP_PARAMETERS, rng.between(1, 4))
                 asset.app_parameters = [{"name": name, "value": rng.pick(values)} for name, values in params]
-        provenance["data_assets"] = [a.id for a in picked]
+        provenance["data_assets"] = [a.id for a in inputs]
         asset.provenance = provenance
+        if asset.type == "result":  # the whole run was captured: its files are the run's results
+            asset.captured_from = {
+                "run": comp_id,
+                "kind": computation.kind,
+                "files": computation.result_files,
+                "size": computation.result_size,
+                "path": "",
+            }
         self.out.computations.append(computation)
         if rng.random() < 0.1:  # written straight to the lab's bucket via a create target
             asset.source_bucket = {
@@ -994,14 +1240,14 @@ class _Generator:
                 "prefix": f"capsule-results/{comp_id}",
                 "external": True,
             }
+        else:
+            asset.source_bucket = {"origin": "local"}
 
-    def combine(self, asset: AssetRecord, theme: _Theme) -> None:
-        rng = self.rng
-        pool = self.pool[theme.key]
-        parts = rng.few(pool, min(len(pool), rng.between(2, 6)))
+    def combine(self, asset: AssetRecord, parts: list[AssetRecord]) -> None:
         asset.contained_data_assets = [{"id": p.id, "mount": p.mount, "size": p.size or 0} for p in parts]
         asset.size = sum(p.size or 0 for p in parts)
         asset.files = sum(p.files or 0 for p in parts)
+        asset.source_bucket = {"origin": "local"}
 
     def state(self, asset: AssetRecord) -> None:
         rng = self.rng
@@ -1013,10 +1259,10 @@ class _Generator:
             asset.last_used = 0
             asset.settles_at = float(self.now + rng.between(20, 90))
             if rng.random() < 0.2:
-                asset.settle_failure_reason = rng.pick(_FAILURE_REASONS).format_map(_Slots(rng))
+                asset.settle_failure_reason = _failure_reason(rng, asset)
         elif roll < 0.05:
             asset.state = "failed"
-            asset.failure_reason = rng.pick(_FAILURE_REASONS).format_map(_Slots(rng))
+            asset.failure_reason = _failure_reason(rng, asset)
             asset.files = None
             asset.size = None
             asset.last_used = 0
@@ -1052,11 +1298,53 @@ class _Generator:
                 asset.favorited_by.add(uid)
 
 
+# Groups of tags that exclude one another: an asset carries at most one tag of each.
+_EXCLUSIVE_TAGS: Final = (
+    ("published", "preprint", "embargoed"),
+    ("public", "internal", "embargoed"),
+    ("v1", "v2"),
+    ("deprecated", "do-not-delete"),
+    ("training-data", "validation"),
+)
+
+
+_EXCLUDED_BY: Final[dict[str, frozenset[str]]] = {
+    tag: frozenset(other for group in _EXCLUSIVE_TAGS if tag in group for other in group)
+    for group in _EXCLUSIVE_TAGS
+    for tag in group
+}
+
+
+def _failure_reason(rng: _Rng, asset: AssetRecord) -> str:
+    """Why creating ``asset`` failed, in terms of where its files were coming from."""
+    source = asset.source_bucket or {}
+    bucket, prefix = source.get("bucket", ""), source.get("prefix", "")
+    if source.get("origin") == "aws":
+        return rng.pick(
+            (
+                f"Access denied reading s3://{bucket}/{prefix}: check the bucket policy grants Code Ocean read access.",
+                f"Bucket {bucket} is in region eu-west-2 but no credentials are configured for it.",
+                "Copy interrupted after 3 retries: connection reset by peer while reading the source bucket.",
+            )
+        )
+    if source.get("origin") == "gcp":
+        return f"Access denied reading gs://{bucket}/{prefix}: check the service account can read the bucket."
+    if asset.provenance is not None:
+        return rng.pick(
+            (
+                "Copying the computation's results was interrupted: the copy node was restarted.",
+                "Data asset storage quota exceeded for this deployment.",
+            )
+        )
+    return "Data asset storage quota exceeded for this deployment."
+
+
 def _prefix(rng: _Rng, asset: AssetRecord) -> str:
     return f"{asset.mount}/{rng.pick(('raw', 'v1', 'v2', 'export', str(rng.between(2021, 2025))))}"
 
 
-def _extra_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
+def _extra_computations(cast: _Cast, now: int, present: set[str]) -> list[ComputationRecord]:
+    """The named runs; ``present`` are the anchor ids generated, of which runs attach the relevant ones."""
     alice = cast.primary.id
     bob = (cast.other(alice, 0) or cast.primary).id
     carol = (cast.other(alice, 1) or cast.primary).id
@@ -1065,31 +1353,77 @@ def _extra_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
     commit = "4f2d8c1e9b7a6d5c3e2f1a0b9c8d7e6f5a4b3c2d"
     hour = 3600
 
-    def comp(suffix: str, owner: str, kind: ComputationKind, age: int, **extra: Any) -> ComputationRecord:
-        return ComputationRecord(f"c0de{suffix}-6f1a-4c2e-9b3d-5e7a0000{suffix}", owner, kind, now - age, **extra)
+    def comp(
+        suffix: str, owner: str, kind: ComputationKind, age: int, inputs: tuple[str, ...] = (), **extra: Any
+    ) -> ComputationRecord:
+        attached = tuple(asset_id for asset_id in inputs if asset_id in present)
+        run_id = f"c0de{suffix}-6f1a-4c2e-9b3d-5e7a0000{suffix}"
+        return ComputationRecord(run_id, owner, kind, now - age, data_assets=attached, **extra)
+
+    pbmc_and_reference = (DEMO_DATASET_ID, DEMO_RELEASE_ID)
 
     capsule_run = {"capsule_id": capsule, "run_script": "code/run.sh", "commit": commit, "docker_image": image}
     pipeline_run = {"pipeline_id": "b1be0001-8e2b-4f3c-a1d4-00000000b1be", "commit": commit[::-1]}
     return [
-        comp("0001", alice, "capsule", 2 * hour, result_files=12, result_size=356_482_117, **capsule_run),
-        comp("0002", alice, "capsule", 3 * hour, state="failed", result_files=0, **capsule_run),
-        comp("0003", alice, "cloud_workstation", hour, state="running", result_files=40, result_size=2_147_483_648),
+        comp(
+            "0001",
+            alice,
+            "capsule",
+            2 * hour,
+            pbmc_and_reference,
+            result_files=12,
+            result_size=356_482_117,
+            **capsule_run,
+        ),
+        comp("0002", alice, "capsule", 3 * hour, (DEMO_DATASET_ID,), state="failed", result_files=0, **capsule_run),
+        comp(
+            "0003",
+            alice,
+            "cloud_workstation",
+            hour,
+            (DEMO_SHARED_ID,),
+            state="running",
+            result_files=40,
+            result_size=2_147_483_648,
+        ),
         comp(
             "0004",
             alice,
             "pipeline",
             26 * hour,
+            pbmc_and_reference,
             result_files=318,
             result_size=48_318_382_080,
             nextflow_profile="docker",
             **pipeline_run,
         ),
-        comp("0005", bob, "capsule", 5 * hour, result_files=7, result_size=12_582_912, **capsule_run),
-        comp("0006", alice, "capsule", 600, state="running", result_files=0, **capsule_run),
-        comp("0007", alice, "capsule", 50 * hour, result_files=3, result_size=88_412, **capsule_run),
-        comp("0008", carol, "pipeline", 72 * hour, result_files=64, result_size=9_663_676_416, **pipeline_run),
-        comp("0009", bob, "cloud_workstation", 30 * hour, result_files=15, result_size=734_003_200),
-        comp("0010", alice, "capsule", 8 * 24 * hour, result_files=1, result_size=4_096, **capsule_run),
+        comp(
+            "0005", bob, "capsule", 5 * hour, (DEMO_SHARED_ID,), result_files=7, result_size=12_582_912, **capsule_run
+        ),
+        comp("0006", alice, "capsule", 600, (DEMO_DATASET_ID,), state="running", result_files=0, **capsule_run),
+        comp(
+            "0007",
+            alice,
+            "capsule",
+            50 * hour,
+            (DEMO_MODEL_ID, DEMO_DATASET_ID),
+            result_files=3,
+            result_size=88_412,
+            **capsule_run,
+        ),
+        comp(
+            "0008",
+            carol,
+            "pipeline",
+            72 * hour,
+            (DEMO_PRIVATE_ID,),
+            result_files=64,
+            result_size=9_663_676_416,
+            **pipeline_run,
+        ),
+        comp("0009", bob, "cloud_workstation", 30 * hour, (DEMO_SHARED_ID,), result_files=15, result_size=734_003_200),
+        # A run with nothing attached: its results have no inputs.
+        comp("0010", alice, "capsule", 8 * 24 * hour, (), result_files=1, result_size=4_096, **capsule_run),
     ]
 
 
@@ -1109,6 +1443,7 @@ def _anchor_computations(cast: _Cast, now: int) -> list[ComputationRecord]:
             docker_image=_DOCKER_IMAGES[1],
             result_files=9,
             result_size=1_288_490_189,
+            data_assets=(DEMO_DATASET_ID,),
         )
     ]
 

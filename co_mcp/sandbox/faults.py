@@ -112,6 +112,7 @@ OPERATIONS: Final[frozenset[str]] = frozenset(
         "attach",
         "detach",
         "file_download",
+        "list_results",
     }
 )
 # The writes whose loss-after-commit a client must reconcile; the default for commit-then-fail.
@@ -144,6 +145,8 @@ def operation_for(method: str, path: str) -> str | None:
         return "custom_metadata" if method == "GET" else None
     if len(parts) == 3 and parts[0] in ("capsules", "pipelines", "computations") and parts[2] == "data_assets":
         return {"POST": "attach", "DELETE": "detach"}.get(method)
+    if len(parts) == 3 and parts[0] == "computations" and parts[2] == "results":
+        return "list_results" if method == "POST" else None
     if not parts or parts[0] != "data_assets":
         return None
     if len(parts) == 1:

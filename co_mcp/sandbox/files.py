@@ -1,8 +1,8 @@
 """Deterministic file trees for sandbox assets, their byte content, and signed download links.
 
 Nothing here is stored. An asset's tree is a pure function of ``(asset_id, files, size, type)``; a
-file's bytes are a pure function of ``(asset_id, path)``, computable at any byte range without
-materialising the file, so a "2 TB" asset costs nothing until someone reads a slice of it:
+file's bytes are a pure function of its *content key* ``(id, path)``, computable at any byte range
+without materialising the file, so a "2 TB" asset costs nothing until someone reads a slice of it:
 
 - text files (``.md``, ``.json``, ``.csv``, ``.tsv``, ``.txt``, ``.log``, ``output``) are a prefix (a
   README, a JSON document, a table header) followed by an endless run of fixed-width rows, so byte ``n``
@@ -14,6 +14,13 @@ The asset's *family* (sequencing, imaging, ephys, ...) chooses folder and file n
 the last hex digit of the asset id (``family_of``), so it never changes when the asset is renamed or
 retagged, and ``demo_data`` picks ids whose digit matches each asset's science.
 
+Some assets hold files that live elsewhere, and keep their content keys (``tree_for``):
+
+- a capture of a computation or a cloud workstation holds one folder of the run's tree (``run_tree``),
+  re-rooted (``FileTree.subtree``): the same files, bytes and sizes as the run shows;
+- a combined asset holds its members' trees, each in a folder named by its mount (``CombinedTree``),
+  so a member deleted from it disappears from its listing.
+
 Signed links: ``signed_urls`` returns ``{base_url}/__files/{asset_id}/{path}?expires=..&sig=..`` (the
 view link adds ``disposition=inline``); ``sig`` is an HMAC-SHA256 over asset id, path, expiry and
 disposition. ``file_routes`` serves them without an Authorization header, as Code Ocean's S3 links are:
@@ -22,6 +29,7 @@ HEAD, single-range GETs (206/416), ETag and If-None-Match, streamed in 64 KiB ch
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -31,14 +39,14 @@ import random
 import struct
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
 from urllib.parse import quote
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
     from starlette.requests import Request
     from starlette.routing import BaseRoute
@@ -48,14 +56,18 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "MAX_TREE_FILES",
+    "CombinedTree",
     "FileInfo",
     "FileTree",
     "NotAFolder",
     "PathNotFound",
+    "Tree",
+    "capture_source",
     "family_digits",
     "family_of",
     "file_routes",
     "read",
+    "run_tree",
     "signed_urls",
     "tree_for",
     "verify_signature",
@@ -100,12 +112,18 @@ class NotAFolder(ValueError):
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One file of a tree: where it is, how big, and how to serve it."""
+    """One file of a tree: where it is, how big, and how to serve it.
+
+    ``content_id`` and ``content_path`` key its bytes (``read``): the asset's own id and the path,
+    unless the file came from a run or a combined asset's member, where they are the origin's.
+    """
 
     path: str
     size: int
     content_type: str
     is_text: bool
+    content_id: str
+    content_path: str
 
 
 def family_of(asset_id: str) -> str:
@@ -280,20 +298,31 @@ def _dataset(plan: _Plan, rng: random.Random, family: _Family, files: int, root:
             plan.add(at(f"{family.raw_folder}/{name}"))
 
 
-def _result(plan: _Plan, family: _Family, files: int) -> None:
-    plan.add("output")  # the run's console log, as Code Ocean keeps it
+def _result(plan: _Plan, family: _Family, files: int, root: str = "") -> None:
+    def at(name: str) -> str:
+        return f"{root}/{name}" if root else name
+
+    plan.add(at("output"))  # the run's console log, as Code Ocean keeps it
     if files == 1:
         return
     rest = files - 1
     if rest >= 3:
-        plan.add("summary.json")
+        plan.add(at("summary.json"))
         rest -= 1
     tables = max(1, rest * 2 // 5)
     figures = rest // 5
     outputs = rest - tables - figures
-    _grouped(plan, "tables", _numbered(family.tables, tables), "part")
-    _grouped(plan, "figures", [f"figure_{i + 1:03d}.png" for i in range(figures)], "part")
-    _grouped(plan, "outputs", _numbered(family.outputs, outputs), "part")
+    _grouped(plan, at("tables"), _numbered(family.tables, tables), "part")
+    _grouped(plan, at("figures"), [f"figure_{i + 1:03d}.png" for i in range(figures)], "part")
+    _grouped(plan, at("outputs"), _numbered(family.outputs, outputs), "part")
+
+
+def _workstation(plan: _Plan, rng: random.Random, family: _Family, files: int) -> None:
+    # A cloud workstation's capsule folder: what the session wrote to results/, and its scratch/ space.
+    results = max(1, files // 4)
+    _result(plan, family, results, root="results")
+    if files > results:
+        _dataset(plan, rng, family, files - results, root="scratch")
 
 
 def _model(plan: _Plan, rng: random.Random, files: int) -> None:
@@ -311,37 +340,48 @@ def _model(plan: _Plan, rng: random.Random, files: int) -> None:
     _grouped(plan, "model", names[: files - len(plan.paths)], "shard")
 
 
-def _combined(plan: _Plan, rng: random.Random, asset_id: str, files: int) -> None:
-    if files == 1:
-        plan.add("README.md")
-        return
-    plan.add("README.md")
-    parts = min(files - 1, rng.randint(2, 5))
-    left = files - 1
-    for j in range(parts):
-        share = left // (parts - j)
-        # Each part is laid out like the dataset it was combined from, with a family of its own.
-        family = _LAYOUTS[family_of(hashlib.blake2b(f"{asset_id}/{j}".encode(), digest_size=4).hexdigest())]
-        _dataset(plan, rng, family, share, root=f"part_{j + 1:02d}")
-        left -= share
-
-
 # --- the tree ------------------------------------------------------------------------------------------
 
 
+class Tree(Protocol):
+    """What the API needs of an asset's files: one folder level, one file, the totals, byte ranges."""
+
+    def list(self, path: str) -> list[dict[str, Any]]: ...
+
+    def stat(self, path: str) -> FileInfo | None: ...
+
+    def totals(self) -> tuple[int, int]: ...
+
+    def read(self, path: str, start: int = 0, end: int | None = None) -> bytes: ...
+
+
 class FileTree:
-    """An asset's files: folders listed one level at a time, files stat-ed and read by byte range."""
+    """An asset's files: folders listed one level at a time, files stat-ed and read by byte range.
 
-    __slots__ = ("_files", "_folders", "asset_id", "size")
+    A file's bytes are keyed by ``(content_id, content_prefix + path)``: by default the asset's own
+    id and the path; ``subtree`` keeps the keys of the tree it was cut from.
+    """
 
-    def __init__(self, asset_id: str, paths: Sequence[str], sizes: Sequence[int]) -> None:
+    __slots__ = ("_content_id", "_content_prefix", "_files", "_folders", "asset_id", "size")
+
+    def __init__(
+        self,
+        asset_id: str,
+        paths: Sequence[str],
+        sizes: Sequence[int],
+        *,
+        content_id: str | None = None,
+        content_prefix: str = "",
+    ) -> None:
         self.asset_id = asset_id
         self.size = sum(sizes)
+        self._content_id = asset_id if content_id is None else content_id
+        self._content_prefix = content_prefix
         self._files: dict[str, FileInfo] = {}
         children: dict[str, dict[str, dict[str, Any]]] = {"": {}}
         for path, size in zip(paths, sizes, strict=True):
             content_type, is_text = _content_type(path)
-            self._files[path] = FileInfo(path, size, content_type, is_text)
+            self._files[path] = FileInfo(path, size, content_type, is_text, self._content_id, content_prefix + path)
             parent, _, name = path.rpartition("/")
             children.setdefault(parent, {})[name] = {"name": name, "path": path, "type": "file", "size": size}
             # Register every ancestor folder in its parent, up to the root.
@@ -363,8 +403,9 @@ class FileTree:
     def for_asset(cls, asset_id: str, files: int, size: int, type: str) -> FileTree:
         """The tree of ``files`` files totalling ``size`` bytes; cached, so calling it per request is cheap.
 
-        ``files`` is clamped to 1..MAX_TREE_FILES and ``size`` to >= 0; ``type`` is the asset type
-        (dataset, result, combined, model), which chooses the layout.
+        ``files`` is clamped to 1..MAX_TREE_FILES and ``size`` to >= 0; ``type`` chooses the layout:
+        an asset type (dataset, result, model; a combined asset is its members, see ``tree_for``) or
+        ``workstation``, a cloud workstation's capsule folder (``results/`` and ``scratch/``).
         """
         return _build(asset_id, max(1, min(int(files or 1), MAX_TREE_FILES)), max(0, int(size or 0)), type)
 
@@ -388,19 +429,121 @@ class FileTree:
 
     def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of the file at ``path``, clamped to its size."""
-        info = self.stat(path)
-        if info is None:
-            raise PathNotFound(_normalise(path))
-        stop = info.size if end is None else min(end, info.size)
-        return read(self.asset_id, info.path, max(0, start), stop)
+        return _read_file(self.stat(path), path, start, end)
+
+    def subtree(self, path: str) -> FileTree:
+        """The folder at ``path`` as a tree of its own (paths relative to it, the same bytes).
+
+        ``""`` is the whole tree. Raises ``PathNotFound``, or ``NotAFolder`` for a file's path.
+        """
+        key = _normalise(path)
+        if not key:
+            return self
+        if key not in self._folders:
+            if key in self._files:
+                raise NotAFolder(key)
+            raise PathNotFound(key)
+        inside = [info for file_path, info in self._files.items() if file_path.startswith(key + "/")]
+        return FileTree(
+            self.asset_id,
+            [info.path[len(key) + 1 :] for info in inside],
+            [info.size for info in inside],
+            content_id=self._content_id,
+            content_prefix=f"{self._content_prefix}{key}/",
+        )
 
     def __repr__(self) -> str:
         return f"FileTree({self.asset_id!r}, files={len(self._files)}, size={self.size})"
 
 
-def tree_for(asset: AssetRecord) -> FileTree:
-    """The tree of a stored asset: the one place that maps record fields to ``FileTree.for_asset``."""
+class CombinedTree:
+    """A combined asset's files: each member's tree in a folder of its own, named by its mount."""
+
+    __slots__ = ("_members", "asset_id")
+
+    def __init__(self, asset_id: str, members: Sequence[tuple[str, Tree]]) -> None:
+        self.asset_id = asset_id
+        self._members = dict(members)
+
+    def _member(self, path: str) -> tuple[str, Tree, str] | None:
+        folder, _, rest = _normalise(path).partition("/")
+        tree = self._members.get(folder)
+        return None if tree is None else (folder, tree, rest)
+
+    def list(self, path: str) -> list[dict[str, Any]]:
+        if not _normalise(path):
+            return [{"name": name, "path": name, "type": "folder"} for name in sorted(self._members)]
+        found = self._member(path)
+        if found is None:
+            raise PathNotFound(_normalise(path))
+        folder, tree, rest = found
+        try:
+            items = tree.list(rest)
+        except (PathNotFound, NotAFolder) as exc:
+            raise type(exc)(f"{folder}/{exc.path}".rstrip("/")) from None
+        return [{**item, "path": f"{folder}/{item['path']}"} for item in items]
+
+    def stat(self, path: str) -> FileInfo | None:
+        found = self._member(path)
+        if found is None:
+            return None
+        folder, tree, rest = found
+        info = tree.stat(rest) if rest else None
+        return None if info is None else dataclasses.replace(info, path=f"{folder}/{info.path}")
+
+    def totals(self) -> tuple[int, int]:
+        counts = [tree.totals() for tree in self._members.values()]
+        return sum(n for n, _ in counts), sum(size for _, size in counts)
+
+    def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        return _read_file(self.stat(path), path, start, end)
+
+    def __repr__(self) -> str:
+        return f"CombinedTree({self.asset_id!r}, members={sorted(self._members)})"
+
+
+def _read_file(info: FileInfo | None, path: str, start: int, end: int | None) -> bytes:
+    if info is None:
+        raise PathNotFound(_normalise(path))
+    stop = info.size if end is None else min(end, info.size)
+    return read(info.content_id, info.content_path, max(0, start), stop)
+
+
+def run_tree(run_id: str, kind: str, files: int, size: int) -> FileTree:
+    """What a computation left: its ``/results`` folder, or a cloud workstation's capsule folder.
+
+    ``kind`` is the computation's kind (capsule, pipeline or cloud_workstation).
+    """
+    return FileTree.for_asset(run_id, files, size, "workstation" if kind == "cloud_workstation" else "result")
+
+
+@functools.lru_cache(maxsize=64)
+def _captured(run_id: str, kind: str, files: int, size: int, path: str) -> FileTree:
+    return run_tree(run_id, kind, files, size).subtree(path)
+
+
+def tree_for(asset: AssetRecord, lookup: Callable[[str], AssetRecord | None]) -> Tree:
+    """The tree of a stored asset: the one place that maps record fields to files.
+
+    ``lookup`` finds other assets by id: a combined asset's tree is its members' trees, each in a
+    folder named by the mount ``contained_data_assets`` gives it (members no longer found are gone).
+    """
+    source = asset.captured_from
+    if source is not None:
+        return _captured(source["run"], source["kind"], source["files"], source["size"], source["path"])
+    if asset.type == "combined":
+        members: list[tuple[str, Tree]] = []
+        for member in asset.contained_data_assets or []:
+            record = lookup(str(member.get("id", "")))
+            if record is not None:
+                members.append((str(member.get("mount") or record.mount), tree_for(record, lookup)))
+        return CombinedTree(asset.id, members)
     return FileTree.for_asset(asset.id, asset.files or 1, asset.size or 0, asset.type)
+
+
+def capture_source(run_id: str, kind: str, files: int, size: int, path: str) -> Mapping[str, Any]:
+    """What an asset captured from a run records (``AssetRecord.captured_from``) to rebuild its tree."""
+    return {"run": run_id, "kind": kind, "files": files, "size": size, "path": _normalise(path)}
 
 
 def _normalise(path: str) -> str:
@@ -417,8 +560,8 @@ def _build(asset_id: str, files: int, size: int, type: str) -> FileTree:
         _result(plan, family, files)
     elif type == "model":
         _model(plan, rng, files)
-    elif type == "combined":
-        _combined(plan, rng, asset_id, files)
+    elif type == "workstation":
+        _workstation(plan, rng, family, files)
     else:
         _dataset(plan, rng, family, files)
     return FileTree(asset_id, plan.paths, _allocate(asset_id, plan, size, rng))
@@ -960,7 +1103,7 @@ def file_routes(
         asset = lookup(asset_id)
         if asset is None:
             return _message(404, f"Data asset {asset_id} not found.")
-        info = tree_for(asset).stat(path)
+        info = tree_for(asset, lookup).stat(path)
         if info is None:
             return _message(404, f"File {path!r} not found in data asset {asset_id}.")
         etag = _etag(asset_id, path, info.size)
@@ -994,12 +1137,13 @@ def file_routes(
         headers["Content-Length"] = str(end - start)
         if request.method == "HEAD":
             return Response(status_code=status, headers=headers)
-        return StreamingResponse(_stream(asset_id, path, start, end), status_code=status, headers=headers)
+        stream = _stream(info.content_id, info.content_path, start, end)
+        return StreamingResponse(stream, status_code=status, headers=headers)
 
     return [Route("/__files/{asset_id}/{file_path:path}", serve, methods=["GET", "HEAD"])]
 
 
-async def _stream(asset_id: str, path: str, start: int, end: int) -> AsyncIterator[bytes]:
+async def _stream(content_id: str, path: str, start: int, end: int) -> AsyncIterator[bytes]:
     # Chunks are generated on demand, so a multi-GB body never sits in memory.
     for offset in range(start, end, CHUNK):
-        yield read(asset_id, path, offset, min(offset + CHUNK, end))
+        yield read(content_id, path, offset, min(offset + CHUNK, end))

@@ -45,13 +45,15 @@ class ComputationRecord:
     result_files: int = 1
     result_size: int = 0
     nextflow_profile: str | None = None
+    # Data assets attached to the run: a result captured from it lists them as its inputs.
+    data_assets: tuple[str, ...] = ()
 
 
 @dataclass
 class AssetRecord:
     """One data asset as the server holds it.
 
-    The first block mirrors the API's DataAsset (section 6.1 of the contract, JSON-ready values:
+    The first block mirrors the API's DataAsset (docs/codeocean-api.md §5.1, JSON-ready values:
     ``provenance``, ``source_bucket`` and friends are plain dicts). The second block is server-side
     state the API never returns directly: archive flag, sharing, favourites, and when a draft
     becomes ready (or fails).
@@ -92,3 +94,6 @@ class AssetRecord:
     favorited_by: set[str] = field(default_factory=set)  # user ids
     # Release pipelines that use the asset: a transfer needs force=true while non-empty.
     used_by_release_pipelines: bool = False
+    # For a capture of a computation or cloud workstation: the run and the folder it holds
+    # (files.capture_source), from which its file tree is rebuilt. None for every other asset.
+    captured_from: dict[str, Any] | None = None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from co_mcp.sandbox.records import AssetRecord, ComputationRecord, UserRecord
-from co_mcp.sandbox.search import name_key, size_key, visibility
+from co_mcp.sandbox.search import RELEVANCE, name_key, reported_size, size_key, visibility
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -65,6 +65,7 @@ _FIELDS = (
     "share_assets",
     "favorited_by",
     "used_by_release_pipelines",
+    "captured_from",
 )
 _JSON_FIELDS = frozenset(
     {
@@ -76,6 +77,7 @@ _JSON_FIELDS = frozenset(
         "contained_data_assets",
         "shared_users",
         "shared_groups",
+        "captured_from",
     }
 )
 _BOOL_FIELDS = frozenset({"archived", "share_assets", "used_by_release_pipelines"})
@@ -115,6 +117,7 @@ CREATE TABLE IF NOT EXISTS assets (
     share_assets INTEGER NOT NULL,
     favorited_by TEXT NOT NULL,
     used_by_release_pipelines INTEGER NOT NULL,
+    captured_from TEXT,
     name_key TEXT NOT NULL,
     size_key INTEGER NOT NULL,
     external INTEGER NOT NULL,
@@ -153,14 +156,22 @@ CREATE TABLE IF NOT EXISTS favorites (
 CREATE INDEX IF NOT EXISTS favorites_by_asset ON favorites (asset_pk);
 
 -- unicode61 (not trigram): the real search matches whole words, so "rna" must not find "internal";
--- the word index is also several times smaller and faster to build than a trigram one.
+-- the word index is also several times smaller and faster to build than a trigram one. The unit
+-- separator (U+001F) is a token character: it stands alone between two tags (or two metadata values)
+-- as a token no query can contain, so a quoted phrase never runs from one value into the next.
 CREATE VIRTUAL TABLE IF NOT EXISTS assets_fts USING fts5 (
-    name, tags, description, meta, run_script, tokenize = 'unicode61 remove_diacritics 2'
+    name, tags, description, meta, run_script,
+    tokenize = 'unicode61 remove_diacritics 2 tokenchars ''\x1f'''
 );
 
 CREATE TABLE IF NOT EXISTS computations (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 _SIDE_TABLES = ("shares", "asset_tags", "asset_meta", "contained", "favorites")
+# Columns added to the assets table after its first release: (name, declaration), for older files.
+_ADDED_COLUMNS = (("captured_from", "TEXT"),)
+# Between two values of one FTS column (tags, metadata strings): see the tokenizer above.
+VALUE_BREAK = "\x1f"
+_FTS_MARK = "tokenchars"  # in the FTS table's DDL: a database made before the value break lacks it
 # (name, CREATE statement) of every secondary index: a bulk load into an empty store drops them and
 # builds them afterwards, which sorts once instead of updating seven b-trees row by row.
 _INDEXES = tuple(
@@ -173,10 +184,18 @@ _to_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of search results, in order, and whether more rows match."""
+    """One page of search results, in order, and whether more rows match.
+
+    In relevance order ``tiers`` gives each record's relevance tier (a token needs the last one).
+    """
 
     records: list[AssetRecord]
     has_more: bool
+    tiers: tuple[int, ...] = ()
+
+    @property
+    def last_tier(self) -> int | None:
+        return self.tiers[-1] if self.tiers else None
 
 
 class Store:
@@ -195,7 +214,34 @@ class Store:
         if path:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+        rebuild_fts = self._drop_old_fts()
         self._db.executescript(_SCHEMA)
+        self._add_new_columns()
+        if rebuild_fts:
+            self._reindex()
+
+    def _add_new_columns(self) -> None:
+        # A database file written by an older sandbox lacks the columns added since; they are nullable.
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(assets)")}
+        for name, declaration in _ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE assets ADD COLUMN {name} {declaration}")
+
+    def _drop_old_fts(self) -> bool:
+        # A database file written by an older sandbox has an FTS table without the value break: drop it,
+        # so the schema creates the new one, and rebuild it from the assets.
+        found = self._db.execute("SELECT sql FROM sqlite_master WHERE name = 'assets_fts'").fetchone()
+        if found is None or _FTS_MARK in found[0]:
+            return False
+        self._db.execute("DROP TABLE assets_fts")
+        return True
+
+    def _reindex(self) -> None:
+        with self._transaction() as db:
+            side: dict[str, list[tuple[Any, ...]]] = {"fts": []}
+            for pk, *row in db.execute(f"SELECT a.pk, {_COLUMNS} FROM assets a").fetchall():  # noqa: S608
+                _fts_row(pk, _record(tuple(row)), side)
+            db.executemany(_INSERT_FTS, side["fts"])
 
     def close(self) -> None:
         with self._lock:
@@ -261,10 +307,7 @@ class Store:
         )
         db.executemany("INSERT OR IGNORE INTO contained (member_id, asset_pk) VALUES (?, ?)", side["contained"])
         db.executemany("INSERT OR IGNORE INTO favorites (user_id, asset_pk) VALUES (?, ?)", side["favorites"])
-        db.executemany(
-            "INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script) VALUES (?, ?, ?, ?, ?, ?)",
-            side["fts"],
-        )
+        db.executemany(_INSERT_FTS, side["fts"])
 
     # --- assets ----------------------------------------------------------------------------------
 
@@ -275,25 +318,38 @@ class Store:
     def save_asset(self, record: AssetRecord) -> None:
         """Write back every field of an existing asset (matched by id) and re-index it."""
         with self._transaction() as db:
-            found = db.execute("SELECT pk FROM assets WHERE id = ?", (record.id,)).fetchone()
-            if found is None:
-                raise KeyError(record.id)
-            pk = found[0]
-            assignments = ", ".join(f"{name} = ?" for name in (*_FIELDS, *_DERIVED))
-            db.execute(f"UPDATE assets SET {assignments} WHERE pk = ?", (*_row(record), pk))  # noqa: S608
-            self._delete_side_rows(db, pk)
-            side: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*_SIDE_TABLES, "fts")}
-            _side_rows(pk, record, side)
-            self._insert_side_rows(db, side)
+            self._save(db, record)
+
+    def _save(self, db: sqlite3.Connection, record: AssetRecord) -> None:
+        found = db.execute("SELECT pk FROM assets WHERE id = ?", (record.id,)).fetchone()
+        if found is None:
+            raise KeyError(record.id)
+        pk = found[0]
+        assignments = ", ".join(f"{name} = ?" for name in (*_FIELDS, *_DERIVED))
+        db.execute(f"UPDATE assets SET {assignments} WHERE pk = ?", (*_row(record), pk))  # noqa: S608
+        self._delete_side_rows(db, pk)
+        side: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*_SIDE_TABLES, "fts")}
+        _side_rows(pk, record, side)
+        self._insert_side_rows(db, side)
 
     def delete_asset(self, asset_id: str) -> bool:
-        """Remove an asset for good; False if there was none."""
+        """Remove an asset for good, and from every combined asset that holds it; False if there was none.
+
+        A combined asset stores only references to its members (docs/codeocean-api.md §5.5): it drops
+        the deleted one, and its files and size become the sums of the members it still holds.
+        """
         with self._transaction() as db:
             found = db.execute("SELECT pk FROM assets WHERE id = ?", (asset_id,)).fetchone()
             if found is None:
                 return False
+            holders = db.execute(
+                f"SELECT {_COLUMNS} FROM assets a WHERE a.pk IN (SELECT asset_pk FROM contained WHERE member_id = ?)",  # noqa: S608
+                (asset_id,),
+            ).fetchall()
             self._delete_side_rows(db, found[0])
             db.execute("DELETE FROM assets WHERE pk = ?", (found[0],))
+            for row in holders:
+                self._save(db, _without_member(db, _record(row), asset_id))
             return True
 
     @staticmethod
@@ -331,12 +387,60 @@ class Store:
 
     def search(self, plan: Plan) -> SearchPage:
         """Run a compiled search (see ``search.plan_search``) and return one page."""
+        if plan.sort_field == RELEVANCE:
+            return self._search_by_relevance(plan)
         sql, params = plan.sql(_COLUMNS)
         with self._lock:
             self._settle_due()
             rows = self._db.execute(sql, params).fetchall()
         records = [_record(row) for row in rows[: plan.limit]]
         return SearchPage(records, has_more=len(rows) > plan.limit)
+
+    def _search_by_relevance(self, plan: Plan) -> SearchPage:
+        # Tier by tier, best first, until the page (plus one row, for has_more) is full. An empty tier
+        # costs one probe of the word index; a tier with few matches is read from them and sorted; one
+        # with many walks the created index and stops early, as an unranked search does.
+        want = plan.limit + 1
+        offset = plan.offset
+        first, after = 0, None
+        if plan.after is not None:
+            (first, created), last_id = plan.after
+            after = (created, last_id)
+        rows: list[tuple[Any, ...]] = []
+        tiers: list[int] = []
+        with self._lock:
+            self._settle_due()
+            assets = self._db.execute("SELECT coalesce(max(pk), 0) FROM assets").fetchone()[0]
+            for tier in range(first, len(plan.tiers)):
+                need = want - len(rows)
+                # Reading n matches and sorting them costs about as much as walking 50n index rows;
+                # the walk stops after about need * assets / n rows.
+                few = int((need * assets / _INDEX_ROWS_PER_MATCH) ** 0.5) + 1
+                matches = self._db.execute(_FTS_PROBE, (plan.tiers[tier], few + 1)).fetchone()[0]
+                if matches == 0:
+                    continue
+                if offset:
+                    sql, params = plan.tier_count_sql(tier)
+                    held = self._db.execute(sql, params).fetchone()[0]
+                    if held <= offset:
+                        offset -= held
+                        continue
+                sql, params = plan.tier_sql(
+                    _COLUMNS,
+                    tier,
+                    after=after if tier == first else None,
+                    limit=need,
+                    offset=offset,
+                    from_matches=matches <= few,
+                )
+                offset = 0
+                found = self._db.execute(sql, params).fetchall()
+                rows += found
+                tiers += [tier] * len(found)
+                if len(rows) >= want:
+                    break
+        records = [_record(row) for row in rows[: plan.limit]]
+        return SearchPage(records, has_more=len(rows) > plan.limit, tiers=tuple(tiers[: plan.limit]))
 
     def _settle_due(self) -> None:
         # Cheap when nothing is due: the partial index holds only drafts.
@@ -352,7 +456,7 @@ class Store:
                     failure_reason = settle_failure_reason,
                     files = CASE WHEN settle_failure_reason IS NULL THEN files END,
                     size = CASE WHEN settle_failure_reason IS NULL THEN size END,
-                    size_key = CASE WHEN settle_failure_reason IS NULL THEN size_key ELSE -1 END,
+                    size_key = CASE WHEN settle_failure_reason IS NULL THEN coalesce(size, -1) ELSE -1 END,
                     settles_at = NULL
                 WHERE settles_at <= ?
                 """,
@@ -364,18 +468,50 @@ class Store:
     def get_computation(self, computation_id: str) -> ComputationRecord | None:
         with self._lock:
             row = self._db.execute("SELECT doc FROM computations WHERE id = ?", (computation_id,)).fetchone()
-        return None if row is None else ComputationRecord(**json.loads(row[0]))
+        return None if row is None else _computation(row[0])
 
     def all_computations(self) -> list[ComputationRecord]:
         with self._lock:
             rows = self._db.execute("SELECT doc FROM computations ORDER BY id").fetchall()
-        return [ComputationRecord(**json.loads(row[0])) for row in rows]
+        return [_computation(row[0]) for row in rows]
 
 
+# At most ? matches of an FTS5 expression, counted without reading more of the index than that.
+_FTS_PROBE = "SELECT count(*) FROM (SELECT 1 FROM assets_fts WHERE assets_fts MATCH ? LIMIT ?)"
+# Measured at 100,000 assets: sorting one match read from the word index costs about as much as
+# walking this many rows of the created index.
+_INDEX_ROWS_PER_MATCH = 50
+_INSERT_FTS = "INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_ASSET = (
     f"INSERT INTO assets (pk, {', '.join((*_FIELDS, *_DERIVED))}) "  # noqa: S608
     f"VALUES ({', '.join('?' * (1 + len(_FIELDS) + len(_DERIVED)))})"
 )
+
+
+def _without_member(db: sqlite3.Connection, combined: AssetRecord, member_id: str) -> AssetRecord:
+    """``combined`` without ``member_id``; files and size summed again over the members still there."""
+    kept: list[dict[str, Any]] = []
+    files = size = 0
+    for member in combined.contained_data_assets or []:
+        if str(member.get("id", "")).lower() == member_id:
+            continue
+        row = db.execute("SELECT files, size FROM assets WHERE id = ?", (str(member.get("id", "")).lower(),)).fetchone()
+        if row is None:  # gone already: nothing to hold
+            continue
+        kept.append(member)
+        files += row[0] or 0
+        size += row[1] or 0
+    combined.contained_data_assets = kept
+    if combined.state != "failed":  # a failed asset has no files or size to recount
+        combined.files, combined.size = files, size
+    return combined
+
+
+def _computation(doc: str) -> ComputationRecord:
+    fields = json.loads(doc)
+    # JSON has no tuples; a document from an older sandbox has no inputs at all.
+    fields["data_assets"] = tuple(fields.get("data_assets") or ())
+    return ComputationRecord(**fields)
 
 
 def _row(record: AssetRecord) -> tuple[Any, ...]:
@@ -391,7 +527,9 @@ def _row(record: AssetRecord) -> tuple[Any, ...]:
         values.append(value)
     external = bool((record.source_bucket or {}).get("external"))
     commit = (record.provenance or {}).get("commit")
-    values += [name_key(record.name), size_key(record.size), int(external), commit.lower() if commit else None]
+    # A draft's size is not known yet (the API does not report it), so it sorts with the unknown sizes.
+    size = size_key(reported_size(record))
+    values += [name_key(record.name), size, int(external), commit.lower() if commit else None]
     return tuple(values)
 
 
@@ -416,12 +554,10 @@ def _side_rows(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...
         side["shares"].append((f"g:{group}", pk, group_role))
     for tag in record.tags:
         side["asset_tags"].append((tag.lower(), pk))
-    meta_text: list[str] = []
     for key, raw in (record.custom_metadata or {}).items():
         for value in raw if isinstance(raw, list) else [raw]:
             if isinstance(value, str):
                 side["asset_meta"].append((key, pk, value.lower(), None))
-                meta_text.append(value)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 side["asset_meta"].append((key, pk, None, float(value)))
     for member in record.contained_data_assets or []:
@@ -429,8 +565,34 @@ def _side_rows(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...
             side["contained"].append((str(member["id"]).lower(), pk))
     for user_id in record.favorited_by:
         side["favorites"].append((user_id, pk))
+    _fts_row(pk, record, side)
+
+
+def _fts_row(pk: int, record: AssetRecord, side: dict[str, list[tuple[Any, ...]]]) -> None:
+    meta_text = [
+        value
+        for raw in (record.custom_metadata or {}).values()
+        for value in (raw if isinstance(raw, list) else [raw])
+        if isinstance(value, str)
+    ]
     run_script = (record.provenance or {}).get("run_script") or ""
-    # " | " keeps adjacent tags from reading as one phrase only visually; FTS5 ignores punctuation.
     side["fts"].append(
-        (pk, record.name, " | ".join(record.tags), record.description or "", " | ".join(meta_text), run_script)
+        (
+            pk,
+            _text(record.name),
+            _values(record.tags),
+            _text(record.description or ""),
+            _values(meta_text),
+            _text(run_script),
+        )
     )
+
+
+def _text(value: str) -> str:
+    # The value break is reserved: in stored text it is only a separator, as it is in queries.
+    return value.replace(VALUE_BREAK, " ")
+
+
+def _values(values: list[str]) -> str:
+    """Several values of one field as FTS text: a phrase matches inside one value, never across two."""
+    return f" {VALUE_BREAK} ".join(_text(value) for value in values)

@@ -11,13 +11,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox import Sandbox, files
 from co_mcp.sandbox.demo_data import (
     ALICE_ID,
     CAROL_ID,
     CUSTOM_METADATA_SCHEMA,
     DEMO_BOB_COMPUTATION_ID,
     DEMO_CLOUD_WORKSTATION_ID,
+    DEMO_COMBINED_ID,
     DEMO_COMPUTATION_ID,
     DEMO_DATASET_ID,
     DEMO_DRAFT_ID,
@@ -318,10 +319,38 @@ async def test_create_returns_a_draft_that_settles_ready(client: httpx2.AsyncCli
     assert (asset.name, asset.tags, asset.mount) == ("Fresh import", ["fresh"], "fresh")
 
 
+async def test_a_draft_reports_no_files_or_size_until_it_is_ready(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    draft = (await client.post(ASSETS, json=sdk_create_body())).json()
+    assert draft["state"] == "draft"
+    assert not draft.keys() & {"files", "size"}
+    ready = (await client.get(f"{ASSETS}/{draft['id']}")).json()
+    asset = stored(sandbox, draft["id"])
+    assert (ready["state"], ready["files"], ready["size"]) == ("ready", asset.files, asset.size)
+
+
+async def test_a_draft_in_search_results_has_no_files_or_size(client: httpx2.AsyncClient) -> None:
+    body = {"query": 'name:"Bulk RNA-seq liver fasting time course"', "limit": 5}
+    results = (await client.post(f"{ASSETS}/search", json=body)).json()["results"]
+    draft = next(r for r in results if r["id"] == DEMO_DRAFT_ID)
+    assert draft["state"] == "draft"
+    assert not draft.keys() & {"files", "size"}
+
+
+async def test_a_draft_sorts_by_size_with_the_assets_of_unknown_size(
+    client: httpx2.AsyncClient, sandbox: Sandbox, clock: Clock
+) -> None:
+    sandbox.store.insert_asset(record(uid(1), name="sized", size=10))
+    sandbox.store.insert_asset(record(uid(2), name="growing", state="draft", size=10**15, settles_at=clock() + 60))
+    body = {"query": "name:sized name:growing", "sort_field": "size", "sort_order": "desc"}
+    assert [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]] == [uid(1), uid(2)]
+    clock.advance(60)
+    assert [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]] == [uid(2), uid(1)]
+
+
 async def test_a_created_assets_size_matches_its_file_tree(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     created = await create_ready(client)
     asset = stored(sandbox, created["id"])
-    assert (asset.files, asset.size) == tree_for(asset).totals()
+    assert (asset.files, asset.size) == tree_for(asset, sandbox.store.get_asset).totals()
     assert asset.source_bucket == {
         "origin": "aws",
         "bucket": "co-sandbox-public",
@@ -395,8 +424,9 @@ async def test_create_from_a_computation_is_a_result_with_provenance(
         "commit": computation.commit,
         "run_script": computation.run_script,
         "docker_image": computation.docker_image,
-        "data_assets": [],
+        "data_assets": [DEMO_DATASET_ID, DEMO_RELEASE_ID],
     }
+    assert list(computation.data_assets) == [DEMO_DATASET_ID, DEMO_RELEASE_ID]
     assert created["files"] == computation.result_files
     assert created["size"] == computation.result_size
 
@@ -452,6 +482,144 @@ async def test_an_admin_may_capture_another_users_run(client_as: ClientFactory) 
         assert (await admin.post(ASSETS, json=body)).status_code == 200
 
 
+def run_of(sandbox: Sandbox, computation_id: str) -> files.FileTree:
+    computation = sandbox.store.get_computation(computation_id)
+    assert computation is not None
+    return files.run_tree(computation.id, computation.kind, computation.result_files, computation.result_size)
+
+
+def run_folder(sandbox: Sandbox, computation_id: str, folder: str) -> tuple[int, int, list[str]]:
+    """File count, bytes and file paths (relative to ``folder``) of one folder of a run's tree."""
+    tree = run_of(sandbox, computation_id)
+    inside = [path for path in walk_files(tree) if path.startswith(folder + "/")]
+    sizes = [info.size for info in map(tree.stat, inside) if info is not None]
+    return len(inside), sum(sizes), [path[len(folder) + 1 :] for path in inside]
+
+
+def walk_files(tree: files.Tree, folder: str = "") -> list[str]:
+    found: list[str] = []
+    for item in tree.list(folder):
+        found += walk_files(tree, item["path"]) if item["type"] == "folder" else [item["path"]]
+    return found
+
+
+@pytest.mark.parametrize("path", ["tables", "/tables/", "figures"])
+async def test_a_computation_path_captures_only_that_folder(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str
+) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    count, size, relative = run_folder(sandbox, DEMO_COMPUTATION_ID, path.strip("/"))
+    assert (created["files"], created["size"]) == (count, size)
+    assert sorted(walk_files(tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset))) == sorted(relative)
+
+
+async def test_a_captured_file_has_the_bytes_of_the_runs_file(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": "tables"}))
+    run = run_of(sandbox, DEMO_COMPUTATION_ID)
+    captured = tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset)
+    name = walk_files(captured)[0]
+    assert captured.read(name) == run.read(f"tables/{name}")
+
+
+@pytest.mark.parametrize("path", [None, "", "/"])
+async def test_an_empty_computation_path_captures_every_result_file(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str | None
+) -> None:
+    created = await create_ready(client, source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    computation = sandbox.store.get_computation(DEMO_COMPUTATION_ID)
+    assert computation is not None
+    assert (created["files"], created["size"]) == (computation.result_files, computation.result_size)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("Alignment/", "source.computation.path: no folder 'Alignment'"),
+        ("tables/nope", "source.computation.path: no folder 'tables/nope'"),
+        ("summary.json", "source.computation.path: 'summary.json' is a file"),
+    ],
+)
+async def test_a_computation_path_that_is_not_a_folder_of_the_run_is_400_naming_it(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str, message: str
+) -> None:
+    before = sandbox.store.count_assets()
+    body = sdk_create_body(source=source(computation={"id": DEMO_COMPUTATION_ID, "path": path}))
+    response = await client.post(ASSETS, json=body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(message)
+    assert DEMO_COMPUTATION_ID in response.json()["message"]
+    assert sandbox.store.count_assets() == before
+
+
+@pytest.mark.parametrize("path", ["/root/capsule/scratch", "scratch", "capsule/scratch/"])
+async def test_a_cloud_workstation_path_captures_that_folder_of_the_capsule(
+    client: httpx2.AsyncClient, sandbox: Sandbox, path: str
+) -> None:
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": path, "run_script": None}
+    created = await create_ready(client, source=source(cloud_workstation=workstation))
+    count, size, relative = run_folder(sandbox, DEMO_CLOUD_WORKSTATION_ID, "scratch")
+    assert (created["files"], created["size"]) == (count, size)
+    assert sorted(walk_files(tree_for(stored(sandbox, created["id"]), sandbox.store.get_asset))) == sorted(relative)
+
+
+async def test_a_cloud_workstation_path_that_does_not_exist_is_400_naming_it(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    before = sandbox.store.count_assets()
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": "/root/capsule/nowhere", "run_script": None}
+    response = await client.post(ASSETS, json=sdk_create_body(source=source(cloud_workstation=workstation)))
+    assert response.status_code == 400
+    assert "'nowhere'" in response.json()["message"]
+    assert sandbox.store.count_assets() == before
+
+
+async def test_listing_a_runs_results_shows_what_a_capture_takes(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    response = await client.post(f"/api/v1/computations/{DEMO_COMPUTATION_ID}/results", json={"path": ""})
+    assert response.status_code == 200
+    names = {item["name"] for item in response.json()["items"]}
+    assert {"output", "summary.json", "tables", "figures", "outputs"} <= names
+    inner = await client.post(f"/api/v1/computations/{DEMO_COMPUTATION_ID}/results", json={"path": "tables"})
+    assert inner.json()["items"] == run_of(sandbox, DEMO_COMPUTATION_ID).list("tables")
+
+
+async def test_a_cloud_workstations_results_are_its_capsules_results_folder(client: httpx2.AsyncClient) -> None:
+    response = await client.post(f"/api/v1/computations/{DEMO_CLOUD_WORKSTATION_ID}/results", json={"path": ""})
+    assert response.status_code == 200
+    assert "output" in {item["name"] for item in response.json()["items"]}
+
+
+@pytest.mark.parametrize(
+    ("computation_id", "path", "status"),
+    [
+        (DEMO_COMPUTATION_ID, "nope", 404),
+        (DEMO_COMPUTATION_ID, "summary.json", 400),
+        (DEMO_BOB_COMPUTATION_ID, "", 404),
+        (uid(404), "", 404),
+        (DEMO_RUNNING_COMPUTATION_ID, "", 409),
+    ],
+)
+async def test_listing_results_refuses_what_it_cannot_show(
+    client: httpx2.AsyncClient, computation_id: str, path: str, status: int
+) -> None:
+    response = await client.post(f"/api/v1/computations/{computation_id}/results", json={"path": path})
+    assert response.status_code == status
+    assert response.json()["message"]
+
+
+async def test_a_workstation_result_lists_the_assets_attached_to_the_session(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    workstation = {"id": DEMO_CLOUD_WORKSTATION_ID, "path": "results", "run_script": "code/run.sh"}
+    created = await create_ready(client, source=source(cloud_workstation=workstation))
+    assert created["provenance"]["data_assets"] == [DEMO_SHARED_ID]
+    assert stored(sandbox, created["id"]).provenance == created["provenance"]
+
+
+async def test_a_run_with_nothing_attached_gives_a_result_without_inputs(client: httpx2.AsyncClient) -> None:
+    created = await create_ready(client, source=source(computation={"id": "c0de0010-6f1a-4c2e-9b3d-5e7a00000010"}))
+    assert created["provenance"]["data_assets"] == []
+
+
 @pytest.mark.parametrize(("run_script", "kind"), [("code/run.sh", "result"), (None, "dataset")])
 async def test_a_cloud_workstation_capture_is_a_result_only_with_a_run_script(
     client: httpx2.AsyncClient, run_script: str | None, kind: str
@@ -469,6 +637,18 @@ async def test_combining_assets_lists_them_and_adds_their_sizes(client: httpx2.A
     assert created["contained_data_assets"] == [{"id": m.id, "mount": m.mount, "size": m.size} for m in members]
     assert created["size"] == sum(m.size or 0 for m in members)
     assert created["files"] == sum(m.files or 0 for m in members)
+
+
+async def test_combining_two_assets_with_one_mount_is_400_naming_both(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    members = [(await create_ready(client, name=f"twin {n}", mount="twin"))["id"] for n in (1, 2)]
+    before = sandbox.store.count_assets()
+    response = await client.post(ASSETS, json=sdk_create_body(source=None, data_asset_ids=members))
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("data_asset_ids[1]:")
+    assert "'twin'" in response.json()["message"]
+    assert sandbox.store.count_assets() == before
 
 
 async def test_combining_an_invisible_asset_is_404_naming_it(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
@@ -602,6 +782,63 @@ async def test_a_viewer_cannot_delete(client_as: ClientFactory, sandbox: Sandbox
     assert sandbox.store.get_asset(DEMO_DATASET_ID) is not None
 
 
+async def combined_holding(client: httpx2.AsyncClient, member_id: str) -> list[str]:
+    """What the MCP guard's preview asks before a delete: the combined assets that hold ``member_id``."""
+    body = {"query": f"contained_data_id:{member_id}", "limit": 100}
+    found = [r["id"] for r in (await client.post(f"{ASSETS}/search", json=body)).json()["results"]]
+    archived = {**body, "archived": True}
+    return found + [r["id"] for r in (await client.post(f"{ASSETS}/search", json=archived)).json()["results"]]
+
+
+async def test_deleting_a_member_removes_it_from_the_combined_asset(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    assert await combined_holding(client, DEMO_DATASET_ID) == [DEMO_COMBINED_ID]
+    v1 = stored(sandbox, DEMO_SHARED_ID)
+    assert (await client.delete(f"{ASSETS}/{DEMO_DATASET_ID}")).status_code == 204
+    assert await combined_holding(client, DEMO_DATASET_ID) == []
+    combined = (await client.get(f"{ASSETS}/{DEMO_COMBINED_ID}")).json()
+    assert combined["contained_data_assets"] == [{"id": v1.id, "mount": v1.mount, "size": v1.size}]
+    assert (combined["files"], combined["size"]) == (v1.files, v1.size)
+    listing = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": ""})).json()["items"]
+    assert listing == [{"name": v1.mount, "path": v1.mount, "type": "folder"}]
+
+
+async def test_deleting_every_member_leaves_an_empty_combined_asset(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    members = [(await create_ready(client, name=f"part {n}", mount=f"part{n}"))["id"] for n in (1, 2)]
+    combined = await create_ready(client, source=None, data_asset_ids=members)
+    for member in members:
+        assert (await client.delete(f"{ASSETS}/{member}")).status_code == 204
+    after = (await client.get(f"{ASSETS}/{combined['id']}")).json()
+    assert (after["contained_data_assets"], after["files"], after["size"]) == ([], 0, 0)
+    assert (await client.post(f"{ASSETS}/{combined['id']}/files", json={"path": ""})).json()["items"] == []
+    assert stored(sandbox, combined["id"]).contained_data_assets == []
+
+
+async def test_a_combined_asset_lists_each_member_under_its_mount(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
+    pbmc = stored(sandbox, DEMO_DATASET_ID)
+    root = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": ""})).json()["items"]
+    assert pbmc.mount in {item["name"] for item in root}
+    inside = (await client.post(f"{ASSETS}/{DEMO_COMBINED_ID}/files", json={"path": pbmc.mount})).json()["items"]
+    own = (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": ""})).json()["items"]
+    assert inside == [{**item, "path": f"{pbmc.mount}/{item['path']}"} for item in own]
+
+
+async def test_a_file_of_a_combined_asset_downloads_the_members_bytes(
+    client: httpx2.AsyncClient, sandbox: Sandbox
+) -> None:
+    pbmc = stored(sandbox, DEMO_DATASET_ID)
+    own = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": "README.md"})
+    held = await client.get(f"{ASSETS}/{DEMO_COMBINED_ID}/files/urls", params={"path": f"{pbmc.mount}/README.md"})
+    assert (own.status_code, held.status_code) == (200, 200)
+    first = await client.get(own.json()["download_url"])
+    second = await client.get(held.json()["download_url"])
+    assert first.content == second.content
+    assert first.content.startswith(b"# Data asset")
+
+
 async def test_a_draft_cannot_be_deleted_yet(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
     assert (await client.delete(f"{ASSETS}/{DEMO_DRAFT_ID}")).status_code == 409
     assert sandbox.store.get_asset(DEMO_DRAFT_ID) is not None
@@ -688,12 +925,12 @@ async def test_list_files_shows_one_level(client: httpx2.AsyncClient, sandbox: S
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": ""})
     assert response.status_code == 200
     items = response.json()["items"]
-    assert items == tree_for(stored(sandbox, DEMO_DATASET_ID)).list("")
+    assert items == tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset).list("")
     assert all("/" not in item["path"] for item in items)
 
 
 async def test_list_files_of_a_folder(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     items = (await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": folder})).json()["items"]
     assert items == tree.list(folder)
@@ -706,7 +943,7 @@ async def test_list_files_of_an_unknown_path_is_404(client: httpx2.AsyncClient) 
 
 
 async def test_list_files_of_a_file_path_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     file_path = next(item["path"] for item in tree.list("") if item["type"] == "file")
     response = await client.post(f"{ASSETS}/{DEMO_DATASET_ID}/files", json={"path": file_path})
     assert response.status_code == 400
@@ -752,7 +989,7 @@ async def test_a_discoverable_asset_cannot_be_combined(
 
 
 async def _first_file(sandbox: Sandbox, asset_id: str) -> tuple[str, int]:
-    tree = tree_for(stored(sandbox, asset_id))
+    tree = tree_for(stored(sandbox, asset_id), sandbox.store.get_asset)
     folder = ""
     while True:
         items = tree.list(folder)
@@ -793,7 +1030,7 @@ async def test_file_urls_for_a_missing_path_or_no_path(
 
 
 async def test_file_urls_for_a_folder_is_400(client: httpx2.AsyncClient, sandbox: Sandbox) -> None:
-    tree = tree_for(stored(sandbox, DEMO_DATASET_ID))
+    tree = tree_for(stored(sandbox, DEMO_DATASET_ID), sandbox.store.get_asset)
     folder = next(item["path"] for item in tree.list("") if item["type"] == "folder")
     response = await client.get(f"{ASSETS}/{DEMO_DATASET_ID}/files/urls", params={"path": folder})
     assert response.status_code == 400

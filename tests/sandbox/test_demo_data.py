@@ -31,6 +31,7 @@ from co_mcp.sandbox.demo_data import (
     generate,
     with_primary_token,
 )
+from co_mcp.sandbox.files import tree_for
 from co_mcp.sandbox.records import AssetRecord, UserRecord
 
 NOW = 1_750_000_000
@@ -244,6 +245,50 @@ def test_results_point_at_a_generated_computation_of_their_owner(demo: DemoData)
         assert re.fullmatch(r"[0-9a-f]{40}", asset.provenance["commit"])
 
 
+def test_every_result_lists_the_inputs_of_its_run(demo: DemoData) -> None:
+    computations = {computation.id: computation for computation in demo.computations}
+    results = [asset for asset in demo.assets if asset.type == "result" and asset.provenance]
+    assert sum(1 for asset in results if asset.provenance and asset.provenance["data_assets"]) > len(results) / 2
+    for asset in results:
+        assert asset.provenance is not None
+        computation = computations[asset.provenance["computation"]]
+        assert asset.provenance["data_assets"] == list(computation.data_assets)
+
+
+def test_a_runs_inputs_are_older_assets_its_owner_can_see(demo: DemoData, by_id: dict[str, AssetRecord]) -> None:
+    runs = [computation for computation in demo.computations if computation.data_assets]
+    assert len(runs) > 10
+    for computation in runs:
+        for asset_id in computation.data_assets:
+            asset = by_id[asset_id]
+            assert asset.created < computation.created
+            assert can_see(asset, USERS_BY_ID[computation.owner_id]) or USERS_BY_ID[computation.owner_id].admin
+
+
+def test_the_named_runs_have_inputs_attached() -> None:
+    computations = {computation.id: computation for computation in generate(20, now=NOW).computations}
+    assert computations[DEMO_COMPUTATION_ID].data_assets == (DEMO_DATASET_ID, demo_data.DEMO_RELEASE_ID)
+    assert computations[DEMO_CLOUD_WORKSTATION_ID].data_assets == (DEMO_SHARED_ID,)
+
+
+def test_a_small_demo_attaches_only_assets_it_generated() -> None:
+    demo = generate(1, now=NOW)
+    generated = {asset.id for asset in demo.assets}
+    assert all(set(computation.data_assets) <= generated for computation in demo.computations)
+
+
+def test_combined_assets_hold_two_or_more_members_with_different_mounts(
+    demo: DemoData, by_id: dict[str, AssetRecord]
+) -> None:
+    combined = [asset for asset in demo.assets if asset.type == "combined"]
+    assert combined
+    for asset in combined:
+        mounts = [member["mount"] for member in asset.contained_data_assets or []]
+        assert len(mounts) >= 2
+        assert len(set(mounts)) == len(mounts)
+        assert all(by_id[member["id"]].mount == member["mount"] for member in asset.contained_data_assets or [])
+
+
 def test_capsule_results_name_their_capsule_script_and_image(demo: DemoData) -> None:
     capsule_results = [a for a in demo.assets if a.provenance and "capsule" in a.provenance]
     assert capsule_results
@@ -336,6 +381,128 @@ def test_the_named_computations_are_always_there() -> None:
 def test_a_combined_anchor_holds_the_dataset_and_the_shared_session(by_id: dict[str, AssetRecord]) -> None:
     parts = by_id[DEMO_COMBINED_ID].contained_data_assets or []
     assert [part["id"] for part in parts] == [DEMO_DATASET_ID, DEMO_SHARED_ID]
+
+
+# --- the demo agrees with itself ----------------------------------------------------------------------
+
+# Words in a name or description that fix the species; and the reference genome of each species.
+SPECIES_WORDS = {
+    r"\b(?:mouse|mice)\b": "Mus musculus",
+    r"\b(?:human|donors)\b": "Homo sapiens",
+    r"\bmacaques?\b": "Macaca mulatta",
+    r"\bzebrafish\b": "Danio rerio",
+    r"\bfly\b": "Drosophila melanogaster",
+}
+GENOMES = {
+    "GRCh38": "Homo sapiens",
+    "GRCm39": "Mus musculus",
+    "Mmul_10": "Macaca mulatta",
+    "GRCz11": "Danio rerio",
+    "BDGP6": "Drosophila melanogaster",
+}
+
+
+def species_of(asset: AssetRecord) -> str | None:
+    return (asset.custom_metadata or {}).get("species")
+
+
+def test_a_species_in_the_name_is_the_species_in_the_metadata(demo: DemoData) -> None:
+    checked = 0
+    for asset in demo.assets:
+        for pattern, species in SPECIES_WORDS.items():
+            if re.search(pattern, asset.name, re.IGNORECASE) and species_of(asset):
+                assert species_of(asset) == species, asset.name
+                checked += 1
+    assert checked > 100
+
+
+def test_a_reference_genome_in_the_description_is_the_species_one(demo: DemoData) -> None:
+    checked = 0
+    for asset in demo.assets:
+        for genome, species in GENOMES.items():
+            if genome in (asset.description or "") and species_of(asset):
+                assert species_of(asset) == species, (asset.name, asset.description)
+                checked += 1
+    assert checked > 20
+
+
+def test_consent_is_for_people_and_animal_protocols_for_animals(demo: DemoData) -> None:
+    for asset in demo.assets:
+        description = asset.description or ""
+        if "informed consent" in description and species_of(asset):
+            assert species_of(asset) == "Homo sapiens", asset.name
+        if "animal protocol" in description:
+            assert species_of(asset) in (None, "Mus musculus", "Macaca mulatta", "Danio rerio"), asset.name
+            assert "IACUC-" in description
+
+
+def test_no_description_says_the_same_sentence_twice(demo: DemoData) -> None:
+    for asset in demo.assets:
+        sentences = [s for s in re.split(r"(?<=\.)\s+", asset.description or "") if s]
+        assert len(sentences) == len(set(sentences)), asset.description
+
+
+def test_the_modality_is_the_one_the_name_says(demo: DemoData) -> None:
+    names = {"ChIP-seq": "ChIP-seq", "ATAC-seq": "ATAC-seq", "WGS ": "whole-genome sequencing"}
+    for asset in demo.assets:
+        modality = (asset.custom_metadata or {}).get("modality")
+        for word, expected in names.items():
+            if word in asset.name and modality not in (None, "derived"):
+                assert modality == expected, asset.name
+
+
+def test_a_result_shares_the_species_of_its_inputs(demo: DemoData, by_id: dict[str, AssetRecord]) -> None:
+    checked = 0
+    for asset in demo.assets:
+        inputs = (asset.provenance or {}).get("data_assets") or [m["id"] for m in asset.contained_data_assets or []]
+        for input_id in inputs:
+            if species_of(asset) and species_of(by_id[input_id]):
+                assert species_of(asset) == species_of(by_id[input_id]), (asset.name, by_id[input_id].name)
+                checked += 1
+    assert checked > 50
+
+
+def test_tags_that_exclude_one_another_never_meet(demo: DemoData) -> None:
+    groups = [("published", "preprint", "embargoed"), ("public", "internal", "embargoed"), ("v1", "v2")]
+    for asset in demo.assets:
+        assert all(len(set(group) & set(asset.tags)) <= 1 for group in groups), asset.tags
+
+
+def test_a_year_tag_is_the_year_the_asset_was_made(demo: DemoData) -> None:
+    years = [(asset, tag) for asset in demo.assets for tag in asset.tags if re.fullmatch(r"20\d\d", tag)]
+    assert years
+    assert all(time.gmtime(asset.created).tm_year == int(tag) for asset, tag in years if asset.state != "draft")
+
+
+def test_a_failure_names_where_the_files_came_from(demo: DemoData) -> None:
+    failures = [a for a in demo.assets if a.failure_reason and (a.source_bucket or {}).get("origin") in ("aws", "gcp")]
+    assert failures
+    for asset in failures:
+        assert asset.source_bucket is not None
+        reason = asset.failure_reason or ""
+        if "://" in reason:
+            scheme = "s3" if asset.source_bucket["origin"] == "aws" else "gs"
+            assert f"{scheme}://{asset.source_bucket['bucket']}/" in reason
+
+
+def test_a_file_a_description_names_is_in_the_asset(demo: DemoData, by_id: dict[str, AssetRecord]) -> None:
+    checked = 0
+    for asset in demo.assets:
+        named = re.findall(r"\b(README|summary\.json|metrics\.csv)\b", asset.description or "")
+        if named and asset.state == "ready" and asset.type != "combined":
+            tree = tree_for(asset, by_id.get)
+            root = {item["name"] for item in tree.list("")}
+            assert all((name + ".md" if name == "README" else name) in root for name in named), asset.name
+            checked += 1
+    assert checked > 20
+
+
+def test_the_named_anchors_agree_with_themselves(by_id: dict[str, AssetRecord]) -> None:
+    for asset_id in ANCHOR_IDS:
+        asset = by_id[asset_id]
+        for pattern, species in SPECIES_WORDS.items():
+            if re.search(pattern, f"{asset.name} {' '.join(asset.tags)}", re.IGNORECASE) and species_of(asset):
+                assert species_of(asset) == species, asset.name
 
 
 @pytest.mark.slow

@@ -56,6 +56,7 @@ class FakeClock:
         ("DELETE", "/api/v1/pipelines/abc/data_assets/", "detach"),
         ("GET", "/__files/abc/data/x.csv", "file_download"),
         ("HEAD", "/__files/abc/data/x.csv", "file_download"),
+        ("POST", "/api/v1/computations/abc/results", "list_results"),
         ("get", ASSET, "get"),
     ],
 )

@@ -22,6 +22,7 @@ from co_mcp.sandbox.files import (
     FileTree,
     NotAFolder,
     PathNotFound,
+    Tree,
     family_digits,
     family_of,
     file_routes,
@@ -39,18 +40,22 @@ BASE = "http://sandbox.test"
 NOW = 1_750_000_000.0
 
 
-def walk(tree: FileTree, path: str = "") -> Iterator[dict[str, object]]:
+def no_other_assets(asset_id: str) -> AssetRecord | None:
+    return None
+
+
+def walk(tree: Tree, path: str = "") -> Iterator[dict[str, object]]:
     for item in tree.list(path):
         yield item
         if item["type"] == "folder":
             yield from walk(tree, str(item["path"]))
 
 
-def files_of(tree: FileTree) -> list[dict[str, object]]:
+def files_of(tree: Tree) -> list[dict[str, object]]:
     return [item for item in walk(tree) if item["type"] == "file"]
 
 
-def first_file(tree: FileTree, suffix: str) -> str:
+def first_file(tree: Tree, suffix: str) -> str:
     return next(str(item["path"]) for item in files_of(tree) if str(item["path"]).endswith(suffix))
 
 
@@ -65,7 +70,7 @@ def test_the_same_arguments_give_the_same_tree() -> None:
     assert files_of(one) == files_of(two)
 
 
-@pytest.mark.parametrize("asset_type", ["dataset", "result", "model", "combined"])
+@pytest.mark.parametrize("asset_type", ["dataset", "result", "model", "workstation"])
 @pytest.mark.parametrize(
     ("count", "size"), [(1, 0), (1, 10), (2, 5_000), (3, 100), (37, 19_756_849_152), (450, 10**12)]
 )
@@ -158,7 +163,45 @@ def test_a_result_keeps_its_console_log_at_the_root() -> None:
 
 def test_tree_for_uses_the_record_fields() -> None:
     asset = AssetRecord(ASSET_ID, 0, "n", "m", "owner", "ready", "model", files=6, size=10**9)
-    assert tree_for(asset).totals() == (6, 10**9)
+    assert tree_for(asset, no_other_assets).totals() == (6, 10**9)
+
+
+def test_a_combined_tree_is_its_members_under_their_mounts() -> None:
+    member = FileTree.for_asset(ASSET_ID, 40, 10**8, "dataset")
+    combined = tree_for(
+        AssetRecord(
+            "c0000000-0000-4000-8000-000000000001",
+            0,
+            "both",
+            "both",
+            "owner",
+            "ready",
+            "combined",
+            contained_data_assets=[{"id": ASSET_ID, "mount": "pbmc", "size": 10**8}, {"id": "gone", "mount": "x"}],
+        ),
+        {ASSET_ID: AssetRecord(ASSET_ID, 0, "m", "pbmc", "owner", "ready", "dataset", files=40, size=10**8)}.get,
+    )
+    assert combined.list("") == [{"name": "pbmc", "path": "pbmc", "type": "folder"}]
+    assert [f"pbmc/{item['path']}" for item in files_of(member)] == [str(item["path"]) for item in files_of(combined)]
+    assert combined.totals() == member.totals()
+    assert combined.read("pbmc/README.md", 0, 50) == member.read("README.md", 0, 50)
+    assert combined.stat("pbmc") is None
+    with pytest.raises(PathNotFound):
+        combined.list("x")
+    with pytest.raises(NotAFolder, match=r"pbmc/README\.md"):
+        combined.list("pbmc/README.md")
+
+
+def test_a_subtree_keeps_the_bytes_of_the_tree_it_was_cut_from() -> None:
+    tree = FileTree.for_asset(ASSET_ID, 40, 10**8, "dataset")
+    data = tree.subtree("data")
+    inside = [str(item["path"]) for item in files_of(data)]
+    assert inside == [str(item["path"])[5:] for item in files_of(tree) if str(item["path"]).startswith("data/")]
+    assert data.read(inside[0], 0, 100) == tree.read(f"data/{inside[0]}", 0, 100)
+    with pytest.raises(NotAFolder):
+        tree.subtree("README.md")
+    with pytest.raises(PathNotFound):
+        tree.subtree("nowhere")
 
 
 def test_the_family_comes_from_the_last_hex_digit() -> None:
@@ -215,7 +258,7 @@ def test_json_read_past_its_natural_end_is_still_valid_json() -> None:
 
 
 def test_a_readme_filling_a_one_file_asset_is_padded_with_comments() -> None:
-    tree = FileTree.for_asset(ASSET_ID, 1, 100_000, "combined")
+    tree = FileTree(ASSET_ID, ["README.md"], [100_000])
     text = tree.read("README.md").decode()
     assert len(text) == 100_000
     padding = text[text.index("<!--") :].splitlines()
@@ -312,7 +355,7 @@ def test_the_two_urls_carry_different_signatures() -> None:
 async def test_a_download_serves_the_whole_file_with_its_headers(
     client: httpx2.AsyncClient, asset: AssetRecord
 ) -> None:
-    tree = tree_for(asset)
+    tree = tree_for(asset, no_other_assets)
     response = await client.get(urls("metadata.json")[0])
     assert response.status_code == 200
     assert response.content == tree.read("metadata.json")
@@ -384,7 +427,7 @@ async def test_a_link_to_an_unknown_path_is_404(client: httpx2.AsyncClient) -> N
 
 
 async def test_a_range_gets_206_with_its_bytes(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    whole = tree_for(asset).read("README.md")
+    whole = tree_for(asset, no_other_assets).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=10-29"})
     assert response.status_code == 206
     assert response.content == whole[10:30]
@@ -393,14 +436,14 @@ async def test_a_range_gets_206_with_its_bytes(client: httpx2.AsyncClient, asset
 
 
 async def test_an_open_ended_range_runs_to_the_end(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    whole = tree_for(asset).read("README.md")
+    whole = tree_for(asset, no_other_assets).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=100-"})
     assert response.status_code == 206
     assert response.content == whole[100:]
 
 
 async def test_a_suffix_range_gets_the_last_bytes(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    whole = tree_for(asset).read("README.md")
+    whole = tree_for(asset, no_other_assets).read("README.md")
     response = await client.get(urls("README.md")[0], headers={"Range": "bytes=-16"})
     assert response.status_code == 206
     assert response.content == whole[-16:]
@@ -408,14 +451,14 @@ async def test_a_suffix_range_gets_the_last_bytes(client: httpx2.AsyncClient, as
 
 
 async def test_a_range_past_the_end_is_clamped(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    size = len(tree_for(asset).read("README.md"))
+    size = len(tree_for(asset, no_other_assets).read("README.md"))
     response = await client.get(urls("README.md")[0], headers={"Range": f"bytes=5-{size + 1000}"})
     assert response.status_code == 206
     assert response.headers["content-range"] == f"bytes 5-{size - 1}/{size}"
 
 
 async def test_a_range_starting_past_the_end_is_416(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    size = len(tree_for(asset).read("README.md"))
+    size = len(tree_for(asset, no_other_assets).read("README.md"))
     response = await client.get(urls("README.md")[0], headers={"Range": f"bytes={size}-"})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
@@ -432,7 +475,7 @@ async def test_a_malformed_range_is_ignored(client: httpx2.AsyncClient) -> None:
 
 
 async def test_head_gives_the_headers_without_a_body(client: httpx2.AsyncClient, asset: AssetRecord) -> None:
-    size = len(tree_for(asset).read("README.md"))
+    size = len(tree_for(asset, no_other_assets).read("README.md"))
     response = await client.head(urls("README.md")[0])
     assert response.status_code == 200
     assert response.headers["content-length"] == str(size)
@@ -454,7 +497,7 @@ async def test_a_stale_if_range_gets_the_whole_file(client: httpx2.AsyncClient) 
 async def test_a_large_file_is_sent_in_chunks(asset: AssetRecord, clock: Clock) -> None:
     # ASGITransport joins the body, so watch the ASGI messages themselves.
     app = Starlette(routes=file_routes(SECRET, {asset.id: asset}.get, clock=clock))
-    tree = tree_for(asset)
+    tree = tree_for(asset, no_other_assets)
     path = first_file(tree, ".fastq.gz")
     query = urlsplit(urls(path)[0]).query.encode()
     scope = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import httpx2
 import pytest
@@ -20,6 +21,7 @@ from codeocean.data_asset import (
     ComputationSource,
     DataAssetParams,
     DataAssetSearchParams,
+    DataAssetSortBy,
     DataAssetState,
     DataAssetType,
     DataAssetUpdateParams,
@@ -30,7 +32,8 @@ from codeocean.data_asset import (
 from codeocean.error import Error as SDKError
 
 from co_mcp.sandbox import Sandbox
-from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID
+from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID, DEMO_DATASET_ID, DEMO_RELEASE_ID
+from co_mcp.sandbox.records import AssetRecord
 from co_mcp.sandbox.server import running
 
 pytestmark = pytest.mark.loopback
@@ -60,13 +63,13 @@ def admin_sdk(served: tuple[Sandbox, str]) -> CodeOcean:
     return CodeOcean(domain=base_url, token=sandbox.token_for("admin"))
 
 
-def own_ready_asset_id(sdk: CodeOcean) -> str:
+def own_ready_asset_id(sdk: CodeOcean, mount: str = "sdk-acceptance") -> str:
     """A fresh internal dataset owned by alice, so tests do not depend on each other's changes."""
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(
             name="SDK acceptance dataset",
             tags=["sdk", "acceptance"],
-            mount="sdk-acceptance",
+            mount=mount,
             description="made by the official SDK",
             source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="rna/pbmc", public=True)),
         )
@@ -99,6 +102,23 @@ def test_create_then_wait_until_ready(sdk: CodeOcean, sandbox: Sandbox) -> None:
     assert stored.name == "SDK created from S3"
 
 
+def test_a_draft_has_no_files_or_size_until_it_is_ready(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK draft sizes",
+            tags=[],
+            mount="sdk-draft",
+            source=Source(aws=AWSS3Source(bucket="co-sandbox-public", prefix="sizes")),
+        )
+    )
+    assert (created.state, created.files, created.size) == (DataAssetState.Draft, None, None)
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    stored = sandbox.store.get_asset(created.id)
+    assert stored is not None
+    assert (ready.files, ready.size) == (stored.files, stored.size)
+    assert ready.size
+
+
 def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean) -> None:
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(
@@ -113,13 +133,88 @@ def test_create_from_a_computation_gives_a_result_with_provenance(sdk: CodeOcean
     assert created.provenance.computation == DEMO_COMPUTATION_ID
 
 
+def test_a_result_lists_the_runs_inputs_in_its_provenance(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK lineage",
+            tags=[],
+            mount="sdk-lineage",
+            source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID)),
+        )
+    )
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    assert ready.provenance is not None
+    assert ready.provenance.data_assets == [DEMO_DATASET_ID, DEMO_RELEASE_ID]
+    inputs = [sdk.data_assets.get_data_asset(asset_id) for asset_id in ready.provenance.data_assets]
+    assert [asset.name for asset in inputs] == [
+        record.name for record in map(sandbox.store.get_asset, ready.provenance.data_assets) if record
+    ]
+
+
+def test_a_computation_path_captures_only_that_folder(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    root = sdk.computations.list_computation_results(DEMO_COMPUTATION_ID)
+    folder = next(item for item in root.items if item.type == "folder")
+    in_run = sdk.computations.list_computation_results(DEMO_COMPUTATION_ID, folder.path).items
+    created = sdk.data_assets.create_data_asset(
+        DataAssetParams(
+            name="SDK one folder",
+            tags=[],
+            mount="sdk-folder",
+            source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID, path=folder.path + "/")),
+        )
+    )
+    ready = sdk.data_assets.wait_until_ready(created, polling_interval=5, timeout=30)
+    in_asset = sdk.data_assets.list_data_asset_files(ready.id).items
+    assert [(i.name, i.type, i.size) for i in in_asset] == [(i.name, i.type, i.size) for i in in_run]
+    computation = sandbox.store.get_computation(DEMO_COMPUTATION_ID)
+    assert computation is not None
+    assert ready.size is not None
+    assert 0 < ready.size < computation.result_size
+
+
+def test_a_computation_path_that_does_not_exist_is_an_error_naming_it(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    before = sandbox.store.count_assets()
+    with pytest.raises(SDKError) as caught:
+        sdk.data_assets.create_data_asset(
+            DataAssetParams(
+                name="SDK missing folder",
+                tags=[],
+                mount="sdk-missing",
+                source=Source(computation=ComputationSource(id=DEMO_COMPUTATION_ID, path="Alignment/")),
+            )
+        )
+    assert caught.value.status_code == 400
+    assert "'Alignment'" in caught.value.message
+    assert sandbox.store.count_assets() == before
+
+
 def test_create_combined_lists_its_members(sdk: CodeOcean) -> None:
-    members = [own_ready_asset_id(sdk), own_ready_asset_id(sdk)]
+    members = [own_ready_asset_id(sdk, "first"), own_ready_asset_id(sdk, "second")]
     created = sdk.data_assets.create_data_asset(
         DataAssetParams(name="SDK combined", tags=[], mount="combined", data_asset_ids=members)
     )
     assert created.type == DataAssetType.Combined
     assert sorted(c.id for c in created.contained_data_assets or []) == sorted(members)
+
+
+def test_deleting_a_member_drops_it_from_the_combined_asset(sdk: CodeOcean) -> None:
+    members = [own_ready_asset_id(sdk, "first"), own_ready_asset_id(sdk, "second")]
+    combined = sdk.data_assets.create_data_asset(
+        DataAssetParams(name="SDK combined for delete", tags=[], mount="combined-delete", data_asset_ids=members)
+    )
+    combined = sdk.data_assets.wait_until_ready(combined, polling_interval=5, timeout=30)
+
+    def holders(member: str) -> list[str]:
+        params = DataAssetSearchParams(query=f"contained_data_id:{member}")
+        return [a.id for a in sdk.data_assets.search_data_assets(params).results]
+
+    assert holders(members[0]) == [combined.id]
+    kept = sdk.data_assets.get_data_asset(members[1])
+    sdk.data_assets.delete_data_asset(members[0])
+    assert holders(members[0]) == []
+    after = sdk.data_assets.get_data_asset(combined.id)
+    assert [c.id for c in after.contained_data_assets or []] == [members[1]]
+    assert (after.files, after.size) == (kept.files, kept.size)
 
 
 def test_update_metadata_changes_only_what_is_given(sdk: CodeOcean, sandbox: Sandbox) -> None:
@@ -167,6 +262,36 @@ def test_search_iterator_walks_several_pages_without_duplicates(sdk: CodeOcean, 
     assert len(ids) == len(set(ids))
     assert len(ids) > 7 * 3
     assert len(ids) == sandbox.store.count_visible(sandbox.users["alice"], archived=False)
+
+
+def test_a_quoted_phrase_matches_inside_one_tag_not_across_tags(sdk: CodeOcean) -> None:
+    # The demo PBMC dataset has the tags pbmc, raw and human: three values, not one phrase.
+    def found(query: str) -> list[str]:
+        return [a.id for a in sdk.data_assets.search_data_assets(DataAssetSearchParams(query=query)).results]
+
+    assert DEMO_DATASET_ID in found("pbmc raw human")
+    assert DEMO_DATASET_ID not in found('"pbmc raw human"')
+    assert DEMO_DATASET_ID in found('"healthy donors"')
+
+
+def test_free_text_comes_in_relevance_order_and_a_sort_field_overrides_it(sdk: CodeOcean, sandbox: Sandbox) -> None:
+    alice = sandbox.users["alice"].id
+    in_name = AssetRecord(
+        "00000000-0000-4000-8000-00000000a001", 1_000, "Quokka census", "q1", alice, "ready", "dataset"
+    )
+    in_description = AssetRecord(
+        "00000000-0000-4000-8000-00000000a002", 2_000, "Island survey", "q2", alice, "ready", "dataset"
+    )
+    in_description.description = "one quokka seen near the jetty"
+    sandbox.store.insert_asset(in_name)
+    sandbox.store.insert_asset(in_description)
+
+    def order(**params: Any) -> list[str]:
+        page = sdk.data_assets.search_data_assets(DataAssetSearchParams(query="quokka", **params))
+        return [a.id for a in page.results]
+
+    assert order() == [in_name.id, in_description.id]
+    assert order(sort_field=DataAssetSortBy.Created) == [in_description.id, in_name.id]
 
 
 def test_permissions_round_trip(sdk: CodeOcean, sandbox: Sandbox) -> None:

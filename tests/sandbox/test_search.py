@@ -1,4 +1,4 @@
-"""Search semantics (contract §7.8) against a store of hand-made assets: query language, filters, order, pages."""
+"""Search (docs/codeocean-api.md §7) against a store of hand-made assets: query language, filters, order, pages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from co_mcp.sandbox import store as store_module
 from co_mcp.sandbox.bodies import SearchBody
 from co_mcp.sandbox.demo_data import ADMIN_ID, ALICE_ID, BOB_ID, CAROL_ID, CUSTOM_METADATA_SCHEMA, DEFAULT_USERS
 from co_mcp.sandbox.records import AssetRecord, UserRecord
@@ -106,6 +107,37 @@ def test_free_words_must_all_match(store: Store, find: Find) -> None:
 def test_a_quoted_phrase_needs_the_words_together_in_order(store: Store, find: Find) -> None:
     load(store, record(uid(1), name="time course liver"), record(uid(2), name="course of time"))
     assert find({"query": '"time course"'}) == [uid(1)]
+
+
+def test_a_quoted_phrase_does_not_run_across_separate_tags(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["pbmc", "raw", "human"]), record(uid(2), tags=["pbmc raw human"]))
+    assert find({"query": '"pbmc raw human"'}) == [uid(2)]
+
+
+def test_a_quoted_phrase_does_not_run_across_custom_metadata_values(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), custom_metadata={"species": "Mus musculus", "project_code": "Alpha"}),
+        record(uid(2), custom_metadata={"instruments": ["HPC cluster", "Zeiss Lightsheet 7"]}),
+        record(uid(3), custom_metadata={"principal_investigator": "musculus alpha"}),
+    )
+    assert find({"query": '"musculus alpha"'}) == [uid(3)]
+    assert find({"query": '"cluster zeiss"'}) == []
+
+
+def test_a_quoted_phrase_does_not_run_from_one_field_into_another(store: Store, find: Find) -> None:
+    load(store, record(uid(1), name="liver time", description="course of fasting"))
+    assert find({"query": '"time course"'}) == []
+
+
+def test_separate_words_may_still_match_in_separate_tags(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["pbmc", "raw", "human"]))
+    assert find({"query": "pbmc raw human"}) == [uid(1)]
+
+
+def test_the_value_break_in_a_query_or_a_value_is_only_a_space(store: Store, find: Find) -> None:
+    load(store, record(uid(1), tags=["left\x1fright"]), record(uid(2), tags=["left", "right"]))
+    assert find({"query": '"left\x1fright"'}) == [uid(1)]
 
 
 def test_matching_ignores_case_and_accents(store: Store, find: Find) -> None:
@@ -326,6 +358,129 @@ def test_default_order_is_newest_first_and_sort_order_alone_is_ignored(store: St
     assert find({"sort_order": "asc"}) == [uid(2), uid(3), uid(1)]
 
 
+def test_free_text_ranks_a_name_hit_above_a_description_hit_whatever_the_dates(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), name="Ocelot survey", created=100),
+        record(uid(2), name="camera traps", description="an ocelot was seen", created=900),
+    )
+    assert find({"query": "ocelot"}) == [uid(1), uid(2)]
+
+
+def test_relevance_tiers_run_name_tags_description_then_custom_metadata(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), custom_metadata={"project_code": "ocelot"}, created=900),
+        record(uid(2), description="ocelot", created=800),
+        record(uid(3), tags=["ocelot"], created=700),
+        record(uid(4), name="ocelot", created=600),
+    )
+    assert find({"query": "ocelot"}) == [uid(4), uid(3), uid(2), uid(1)]
+
+
+def test_relevance_with_a_field_term_ranks_by_the_free_words(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), name="ocelot survey", created=100),
+        record(uid(2), name="survey", description="ocelot", created=900),
+        record(uid(3), name="census", description="ocelot", created=950),
+    )
+    assert find({"query": "ocelot name:survey"}) == [uid(1), uid(2)]
+
+
+def test_every_term_in_the_name_ranks_above_some_terms_in_the_name(store: Store, find: Find) -> None:
+    load(
+        store,
+        record(uid(1), name="Mouse V1 session", created=100),
+        record(uid(2), name="Mouse S1 session", description="next to V1", created=900),
+    )
+    assert find({"query": "mouse v1"}) == [uid(1), uid(2)]
+
+
+def test_within_a_relevance_tier_the_newest_comes_first(store: Store, find: Find) -> None:
+    load(store, *[record(uid(n), name="ocelot", created=100 * n) for n in (2, 3, 1)])
+    assert find({"query": "ocelot"}) == [uid(3), uid(2), uid(1)]
+
+
+def test_a_query_of_field_terms_only_keeps_the_newest_first(store: Store, find: Find) -> None:
+    load(store, record(uid(1), name="ocelot", created=100), record(uid(2), name="ocelot cub", created=900))
+    assert find({"query": "name:ocelot"}) == [uid(2), uid(1)]
+
+
+def test_a_sort_field_overrides_relevance(store: Store, find: Find) -> None:
+    load(store, record(uid(1), name="ocelot", created=100), record(uid(2), description="ocelot", created=900))
+    assert find({"query": "ocelot", "sort_field": "created"}) == [uid(2), uid(1)]
+
+
+@pytest.fixture
+def tiered(store: Store) -> list[str]:
+    """Assets in every relevance tier of "ocelot cub", and the order relevance gives them."""
+    load(
+        store,
+        *[record(uid(n), name="ocelot cub", created=1000 + n) for n in range(0, 4)],
+        *[record(uid(n), name="ocelot", description="cub", created=1000 + n) for n in range(4, 9)],
+        *[record(uid(n), tags=["ocelot", "cub"], created=1000 + n) for n in range(9, 16)],
+        *[record(uid(n), description="ocelot and cub", created=1000 + n) for n in range(16, 19)],
+        *[record(uid(n), custom_metadata={"project_code": "ocelot cub"}, created=1000 + n) for n in range(19, 23)],
+        record(uid(99), name="unrelated"),
+    )
+    tiers = [range(0, 4), range(4, 9), range(9, 16), range(16, 19), range(19, 23)]
+    return [uid(n) for tier in tiers for n in reversed(tier)]
+
+
+def test_relevance_order_over_every_tier(tiered: list[str], find: Find) -> None:
+    assert find({"query": "ocelot cub"}) == tiered
+
+
+@pytest.mark.parametrize("limit", [1, 3, 4, 7])
+def test_walking_tokens_in_relevance_order_gives_the_one_page_order(
+    store: Store, tiered: list[str], limit: int
+) -> None:
+    seen: list[str] = []
+    body: dict[str, Any] = {"query": "ocelot cub", "limit": limit}
+    while True:
+        result, compiled = page(store, body)
+        seen += [r.id for r in result.records]
+        if not result.has_more:
+            break
+        body["next_token"] = compiled.token_after(result.records[-1], result.last_tier)
+    assert seen == tiered
+
+
+@pytest.mark.parametrize("offset", [0, 2, 4, 9, 17, 22, 30])
+def test_an_offset_in_relevance_order_skips_across_tiers(tiered: list[str], find: Find, offset: int) -> None:
+    assert find({"query": "ocelot cub", "limit": 5, "offset": offset}) == tiered[offset : offset + 5]
+
+
+@pytest.mark.parametrize("rows_per_match", [10**-9, 10**9])
+def test_reading_matches_or_walking_the_index_finds_the_same_page(
+    store: Store, tiered: list[str], find: Find, monkeypatch: pytest.MonkeyPatch, rows_per_match: float
+) -> None:
+    # Tiny: every tier is read from its matches. Huge: every tier walks the created index.
+    monkeypatch.setattr(store_module, "_INDEX_ROWS_PER_MATCH", rows_per_match)
+    assert find({"query": "ocelot cub", "limit": 9}) == tiered[:9]
+    assert find({"query": "ocelot cub", "limit": 9, "offset": 6}) == tiered[6:15]
+
+
+def test_relevance_pages_stay_consistent_while_assets_come_and_go(store: Store, tiered: list[str]) -> None:
+    first, compiled = page(store, {"query": "ocelot cub", "limit": 6})
+    store.insert_asset(record(uid(100), name="ocelot cub", created=5000))  # a new best match
+    store.delete_asset(tiered[10])  # not yet seen
+    token = compiled.token_after(first.records[-1], first.last_tier)
+    rest: list[str] = []
+    while token:
+        result, compiled = page(store, {"query": "ocelot cub", "limit": 4, "next_token": token})
+        rest += [r.id for r in result.records]
+        token = compiled.token_after(result.records[-1], result.last_tier) if result.has_more else ""
+    assert rest == [asset_id for asset_id in tiered[6:] if asset_id != tiered[10]]
+
+
+def test_a_token_in_created_order_does_not_continue_a_relevance_search() -> None:
+    token = plan({"query": "ocelot", "sort_field": "created"}).token_after(record(uid(1)))
+    with pytest.raises(InvalidSearch, match="different search"):
+        plan({"query": "ocelot", "next_token": token})
+
+
 def test_sort_by_name_ignores_case(store: Store, find: Find) -> None:
     load(store, record(uid(1), name="banana"), record(uid(2), name="Apple"), record(uid(3), name="cherry"))
     assert find({"sort_field": "name", "sort_order": "asc"}) == [uid(2), uid(1), uid(3)]
@@ -359,7 +514,7 @@ def test_walking_next_tokens_visits_every_row_once(store: Store) -> None:
         seen += [r.id for r in result.records]
         if not result.has_more:
             break
-        body["next_token"] = compiled.token_after(result.records[-1])
+        body["next_token"] = compiled.token_after(result.records[-1], result.last_tier)
     assert sorted(seen) == sorted(uid(n) for n in range(53))
     assert len(seen) == len(set(seen))
 
@@ -373,11 +528,11 @@ def test_pages_stay_consistent_while_assets_come_and_go(store: Store) -> None:
     unseen_victim = uid(5)
     store.delete_asset(unseen_victim)
     rest: list[str] = []
-    token = compiled.token_after(first.records[-1])
+    token = compiled.token_after(first.records[-1], first.last_tier)
     while token:
         result, compiled = page(store, {"limit": 10, "next_token": token})
         rest += [r.id for r in result.records]
-        token = compiled.token_after(result.records[-1]) if result.has_more else ""
+        token = compiled.token_after(result.records[-1], result.last_tier) if result.has_more else ""
     survivors_after_page_one = {uid(n) for n in range(20)} - {unseen_victim}
     assert set(rest) == survivors_after_page_one
     assert not set(rest) & {r.id for r in first.records}
@@ -386,7 +541,7 @@ def test_pages_stay_consistent_while_assets_come_and_go(store: Store) -> None:
 def test_a_token_from_another_query_is_refused(store: Store) -> None:
     load(store, *[record(uid(n)) for n in range(5)])
     result, compiled = page(store, {"limit": 2, "query": "asset"})
-    token = compiled.token_after(result.records[-1])
+    token = compiled.token_after(result.records[-1], result.last_tier)
     with pytest.raises(InvalidSearch, match="next_token: belongs to a different search"):
         plan({"limit": 2, "query": "other", "next_token": token})
 
@@ -395,7 +550,7 @@ def test_a_token_from_another_user_is_refused(store: Store) -> None:
     load(store, *[record(uid(n), everyone="viewer") for n in range(5)])
     result, compiled = page(store, {"limit": 2})
     with pytest.raises(InvalidSearch, match="different search"):
-        plan({"limit": 2, "next_token": compiled.token_after(result.records[-1])}, BOB)
+        plan({"limit": 2, "next_token": compiled.token_after(result.records[-1], result.last_tier)}, BOB)
 
 
 @pytest.mark.parametrize("token", ["garbage", "e30.AAAA", "WzFd.xx", "a.b.c"])
@@ -407,7 +562,7 @@ def test_a_forged_or_garbled_token_is_refused(token: str) -> None:
 def test_limit_may_change_between_pages(store: Store) -> None:
     load(store, *[record(uid(n), created=1000 + n) for n in range(10)])
     first, compiled = page(store, {"limit": 3})
-    second, _ = page(store, {"limit": 5, "next_token": compiled.token_after(first.records[-1])})
+    second, _ = page(store, {"limit": 5, "next_token": compiled.token_after(first.records[-1], first.last_tier)})
     assert [r.id for r in second.records] == [uid(n) for n in (6, 5, 4, 3, 2)]
 
 
@@ -415,7 +570,9 @@ def test_offset_is_ignored_when_a_token_is_given(store: Store) -> None:
     load(store, *[record(uid(n), created=1000 + n) for n in range(10)])
     first, compiled = page(store, {"limit": 3, "offset": 0})
     # The SDK's iterator resends the first page's offset along with the token.
-    second, _ = page(store, {"limit": 3, "offset": 5, "next_token": compiled.token_after(first.records[-1])})
+    second, _ = page(
+        store, {"limit": 3, "offset": 5, "next_token": compiled.token_after(first.records[-1], first.last_tier)}
+    )
     assert [r.id for r in second.records] == [uid(6), uid(5), uid(4)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def test_every_field_survives_a_round_trip(store: Store) -> None:
         favorited_by={ALICE_ID, BOB_ID},
         used_by_release_pipelines=True,
         last_used=99,
+        captured_from={"run": "k", "kind": "capsule", "files": 3, "size": 10, "path": "tables"},
     )
     store.insert_asset(original)
     assert store.get_asset(uid(1)) == original
@@ -84,6 +86,25 @@ def test_delete_removes_the_asset_and_its_index_entries(store: Store) -> None:
     assert store.get_asset(uid(1)) is None
     assert ids_found(store, "doomed") == []
     assert store.count_assets() == 0
+
+
+def test_deleting_a_member_updates_every_combined_asset_holding_it(store: Store) -> None:
+    parts = [{"id": uid(n), "mount": f"m{n}", "size": 10 * n} for n in (1, 2)]
+    store.load(
+        [
+            record(uid(1), files=1, size=10),
+            record(uid(2), files=2, size=20),
+            record(uid(3), type="combined", files=3, size=30, contained_data_assets=parts),
+            record(uid(4), type="combined", files=3, size=30, contained_data_assets=parts, archived=True),
+        ]
+    )
+    assert store.delete_asset(uid(1))
+    for holder in (uid(3), uid(4)):
+        combined = store.get_asset(holder)
+        assert combined is not None
+        assert (combined.contained_data_assets, combined.files, combined.size) == ([parts[1]], 2, 20)
+    assert ids_found(store, f"contained_data_id:{uid(1)}") == []
+    assert ids_found(store, f"contained_data_id:{uid(2)}") == [uid(3)]
 
 
 def test_delete_of_a_missing_asset_is_false(store: Store) -> None:
@@ -155,6 +176,40 @@ def test_a_file_database_keeps_its_data(tmp_path: Path) -> None:
     second = Store(path)
     assert [a.name for a in second.all_assets()] == ["kept"]
     second.close()
+
+
+def test_a_database_with_the_old_word_index_is_reindexed_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.sqlite3")
+    Store(path).insert_asset(record(uid(1), tags=["pbmc", "raw", "human"]))
+    # What an older sandbox wrote: a word index without the break between two values of a field.
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        DROP TABLE assets_fts;
+        CREATE VIRTUAL TABLE assets_fts USING fts5 (
+            name, tags, description, meta, run_script, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO assets_fts (rowid, name, tags, description, meta, run_script)
+            VALUES (1, 'asset', 'pbmc | raw | human', '', '', '');
+        """
+    )
+    db.close()
+    reopened = Store(path)
+    assert ids_found(reopened, '"pbmc raw human"') == []
+    assert ids_found(reopened, "pbmc human") == [uid(1)]
+
+
+def test_a_database_from_before_captures_gains_the_column_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.sqlite3")
+    Store(path).insert_asset(record(uid(1)))
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE assets DROP COLUMN captured_from")
+    db.close()
+    reopened = Store(path)
+    captured = record(uid(2), captured_from={"run": "k", "kind": "capsule", "files": 1, "size": 1, "path": ""})
+    reopened.insert_asset(captured)
+    assert reopened.get_asset(uid(2)) == captured
+    assert reopened.get_asset(uid(1)) == record(uid(1))
 
 
 def test_threads_share_the_store_safely(store: Store) -> None:
