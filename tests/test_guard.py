@@ -331,6 +331,19 @@ async def test_a_preview_changes_nothing_and_names_the_combined_assets_that_cont
     assert f'used by: combined "Combined for the preview test" {combined.id}' in text(result)
 
 
+async def test_a_preview_names_archived_combined_assets_that_contain_it_too(
+    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
+) -> None:
+    alice = sandbox.users["alice"].id
+    members = [r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready"][:2]
+    params = DataAssetParams(name="Archived combination", mount="combined", data_asset_ids=members)
+    combined = await api.create_data_asset(params)
+    await api.wait_until_ready(combined.id, timeout=10)
+    await api.archive_data_asset(combined.id, archive=True)
+    result = await mcp.call_tool("archive_data_asset", {"data_asset_ids": [members[0]]})
+    assert f'combined "Archived combination" {combined.id}' in text(result)
+
+
 async def test_share_preview_shows_before_and_after(mcp: Client, sandbox: Sandbox) -> None:
     asset_id = target(sandbox)
     carol = [{"email": "carol@example.org", "role": "editor"}]

@@ -1,7 +1,7 @@
 """Pydantic models of every Code Ocean data-asset object the API sends or accepts.
 
 Response models are tolerant: unknown keys are ignored, ``size`` may arrive as a string, epoch
-fields as floats, ``next_token`` as a number (contract section 9), and an enum value this version
+fields as floats, ``next_token`` as a number (docs/codeocean-api.md §4, §9), and an enum value this version
 does not know is kept as a plain string instead of failing the whole response. Request models are
 strict (``extra="forbid"``): what we send is what we mean, and their wire form mirrors the official
 SDK's (every key present, ``null`` for unset), which the real server is known to accept.
@@ -120,7 +120,7 @@ class EveryoneRole(StrEnum):
     NONE = "none"
 
 
-# --- lenient scalar parsing for responses (contract section 9) ---------------------------------
+# --- lenient scalar parsing for responses (docs/codeocean-api.md §4, §9) ---------------------------------
 
 
 def _int_from_number(value: Any) -> Any:
@@ -193,7 +193,7 @@ class ContainedDataAsset(_Response):
 
 
 class DataAsset(_Response):
-    """A data asset as Code Ocean returns it (contract section 6.1). There is no archived flag."""
+    """A data asset as Code Ocean returns it (docs/codeocean-api.md §5.1). There is no archived flag."""
 
     id: str
     created: LenientInt

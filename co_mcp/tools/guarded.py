@@ -284,12 +284,17 @@ async def _derived_results(client: CodeOceanClient) -> Derived:
 async def _look_up_uses(client: CodeOceanClient, item: PlanItem, derived: Derived) -> None:
     """Combined assets that contain it, and result assets whose provenance lists it."""
     assert item.asset is not None
-    combined = await client.search_data_assets(
-        DataAssetSearchParams(query=f"contained_data_id:{item.asset.id}", limit=MAX_DEPENDENTS)
-    )
-    item.used_by = [Dependent(kind="combined", id=a.id, name=a.name) for a in combined.results if a.id != item.asset.id]
+    # Archived combined assets still contain it (and come back with unarchive): both searches count.
+    query = f"contained_data_id:{item.asset.id}"
+    pages = [
+        await client.search_data_assets(DataAssetSearchParams(query=query, limit=MAX_DEPENDENTS, archived=archived))
+        for archived in (None, True)
+    ]
+    combined = [a for page in pages for a in page.results if a.id != item.asset.id]
+    item.used_by = [Dependent(kind="combined", id=a.id, name=a.name) for a in combined]
     item.used_by += derived.by_input.get(item.asset.id, [])
-    notes = [f"more than {MAX_DEPENDENTS} combined assets contain it"] if combined.has_more else []
+    more = any(page.has_more for page in pages)
+    notes = [f"more than {MAX_DEPENDENTS} combined assets contain it"] if more else []
     notes += [note for note in [derived.note()] if note]
     item.used_by_note = "; ".join(notes) or None
     item.state["dependents"] = [d.id for d in item.used_by]
