@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from co_mcp.errors import CoMcpError, ConfigurationError
+from co_mcp.errors import AuditLogError, ConfigurationError
 
 __all__ = ["AuditLog", "AuditLogError", "default_audit_path", "redact"]
 
@@ -38,18 +38,6 @@ REDACTED = "[redacted]"
 
 # The line breaks JSON leaves unescaped (it escapes everything below U+0020); each would split a record.
 _RAW_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-class AuditLogError(CoMcpError):
-    """The audit log could not take a record. ``reason`` is the operating system's words, without the path."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"the audit log cannot be written ({reason})")
-
-    def unrecorded(self) -> str:
-        """Said of a change that was sent, whose outcome line this error kept out of the log."""
-        return f"the audit log could not record this outcome ({self.reason}); it stands as reported: do not repeat it"
 
 
 def _reason(exc: BaseException) -> str:

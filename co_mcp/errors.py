@@ -2,6 +2,7 @@
 
     CoMcpError                       root; ``str(err)`` is safe to show a user or a model
     ├── ConfigurationError           settings missing or invalid (names the variables)
+    ├── AuditLogError                the audit log cannot take a record, so no write is sent
     ├── InvalidArgumentError         a value we refuse to send (e.g. an id that is not a UUID)
     └── CodeOceanError               anything that went wrong talking to Code Ocean
         ├── TransportError           no usable HTTP response
@@ -22,7 +23,8 @@
 
 Messages name what failed and what to try; none contains the token, a Basic header or raw HTML
 (an HTML error page is reduced to its status line). ``APIStatusError.message`` is Code Ocean's own
-``{"message": ...}`` text, trimmed.
+``{"message": ...}`` text, trimmed. ``explain(exc)`` at the end turns any of them into the sentence a model
+reads: what failed, why, and what to try next.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from co_mcp.text import snippet
+from co_mcp.text import quoted, snippet
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
     "APIStatusError",
+    "AuditLogError",
     "AuthenticationError",
     "BadRequestError",
     "CoMcpError",
@@ -56,6 +59,7 @@ __all__ = [
     "WaitTimeoutError",
     "WriteOutcomeUnknownError",
     "error_for_status",
+    "explain",
     "outcome_unknown",
 ]
 
@@ -70,6 +74,18 @@ class CoMcpError(Exception):
 
 class ConfigurationError(CoMcpError):
     """Settings are missing or invalid."""
+
+
+class AuditLogError(CoMcpError):
+    """The audit log could not take a record. ``reason`` is the operating system's words, without the path."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the audit log cannot be written ({reason})")
+
+    def unrecorded(self) -> str:
+        """Said of a change that was sent, whose outcome line this error kept out of the log."""
+        return f"the audit log could not record this outcome ({self.reason}); it stands as reported: do not repeat it"
 
 
 class InvalidArgumentError(CoMcpError, ValueError):
@@ -232,3 +248,85 @@ def error_for_status(
     if status_code >= 500:
         return ServerError(status_code, message, method=method, path=path)
     return _BY_STATUS.get(status_code, APIStatusError)(status_code, message, method=method, path=path)
+
+
+# --- what a model reads -------------------------------------------------------------------------
+
+_ASSET_PATH = re.compile(r"data_assets/([0-9a-f-]{36})")
+
+
+def _asset_id(exc: CodeOceanError) -> str | None:
+    match = _ASSET_PATH.search(exc.path)
+    return match.group(1) if match else None
+
+
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _bare(message: str) -> str:
+    """Code Ocean's message without its closing period; it is then quoted, as text from outside."""
+    return message.rstrip(" .")
+
+
+def explain(exc: BaseException) -> str:
+    """What failed, why, and what to try next, in words a model can act on. Never the token or HTML."""
+    if isinstance(exc, InvalidArgumentError):
+        return f"Invalid argument {exc}. Nothing was sent to Code Ocean."
+    if isinstance(exc, CreateOutcomeUnknownError | WaitTimeoutError):
+        return str(exc)
+    if isinstance(exc, NotFoundError):
+        asset_id = _asset_id(exc)
+        within = exc.path.split(asset_id, 1)[1] if asset_id else ""
+        if asset_id and not within.startswith("/files"):
+            # The asset itself, or one of its parts that has no path of its own (permissions, archive, transfer).
+            return (
+                f"No data asset {asset_id} is visible to your Code Ocean access token: it may not exist, may have "
+                "been deleted, or is not shared with you. search_data_assets finds assets by name."
+            )
+        said = quoted(_bare(exc.message))
+        if asset_id:
+            return f"Not found: {said}. Check the id and the path; list_data_asset_files shows what exists."
+        return f"Not found: {said}. Check the ids given; search_data_assets finds data assets by name."
+    if isinstance(exc, AuthenticationError):
+        return (
+            "Code Ocean rejected the access token (401). The server's CODEOCEAN_TOKEN must be fixed by the user; "
+            "retrying will not help."
+        )
+    if isinstance(exc, PermissionDeniedError):
+        return (
+            f"Not allowed (403): {quoted(_bare(exc.message))}. The token may be read-only (writes need the Datasets "
+            "read & write scope), or the user lacks the owner or editor role on this asset."
+        )
+    if isinstance(exc, ConflictError):
+        # The state is not known here (draft, failed, locked, used by pipelines...): words right for any of them.
+        return (
+            f"Conflict ({exc.status_code}): {quoted(_bare(exc.message))}. The current state of what this concerns "
+            "does not allow it; get_data_asset shows an asset's state. Only an asset still in draft is worth "
+            "waiting for (wait_for_data_asset); a failed one stays failed."
+        )
+    if isinstance(exc, BadRequestError):
+        return f"Code Ocean rejected the request (400): {quoted(_bare(exc.message))}. Correct that argument and retry."
+    if isinstance(exc, RateLimitedError):
+        return "Code Ocean is rate limiting requests (429) and retries ran out. Wait a minute before trying again."
+    if isinstance(exc, ServerError):
+        said = quoted(_bare(exc.message))
+        if exc.method in _WRITES and not exc.path.endswith("/search"):
+            return (
+                f"Code Ocean failed (HTTP {exc.status_code}): {said}. The change may or may not have happened: "
+                "check with get_data_asset before trying again."
+            )
+        return f"Code Ocean failed (HTTP {exc.status_code}) even after retries: {said}. Try again later."
+    if isinstance(exc, APIStatusError):
+        return f"Code Ocean answered HTTP {exc.status_code}: {quoted(_bare(exc.message))}."
+    if isinstance(exc, TransportError):
+        return f"Could not reach Code Ocean: {exc}. Retries ran out; check the network or try again later."
+    if isinstance(exc, InvalidResponseError):
+        return f"Code Ocean sent an unexpected response: {exc}. The server may be a version co_mcp does not know."
+    if isinstance(exc, AuditLogError):
+        return (
+            f"Nothing was sent to Code Ocean: {exc}, and co_mcp records every change before making it. The "
+            "server's operator must fix the audit log (CO_MCP_AUDIT_LOG); retrying will not help until then."
+        )
+    if isinstance(exc, CoMcpError):
+        return str(exc)
+    return "Internal error in co_mcp; it has been logged. Try again, or report it if it persists."

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, get_args
 
 import anyio
 from mcp.server.connection import allowed_log_levels
@@ -64,13 +64,13 @@ from co_mcp import __version__
 from co_mcp.api.models import DataAssetSearchParams
 from co_mcp.audit import AuditLog, AuditLogError
 from co_mcp.confirm import Refusal, TokenSigner
-from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, outcome_unknown
-from co_mcp.render import explain, preview_text, render
+from co_mcp.errors import APIStatusError, CoMcpError, ConfigurationError, explain, outcome_unknown
 from co_mcp.store import ConfirmationStore, StoreError, Used, confirmation_key
 from co_mcp.text import clean
-from co_mcp.tools import assets, files, guarded, permissions, schema, search
-from co_mcp.tools.common import ExplainFn
-from co_mcp.tools.views import AssetSummary, PermissionsView, asset_detail, permissions_view
+from co_mcp.tools import CATALOG, guard
+from co_mcp.tools.definition import Deps, ToolDefinition
+from co_mcp.tools.permissions import permissions_view
+from co_mcp.tools.views import asset_detail
 from co_mcp.validation import describe_argument_errors
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ __all__ = [
     "AppState",
     "BearerGuard",
     "CoMcpServer",
-    "ToolSpec",
+    "ToolDefinition",
     "build_server",
     "http_app",
     "serve",
@@ -199,242 +199,33 @@ class AppState:
 
 ClientFactory = Callable[[], "CodeOceanClient"]
 AppContext = Context[AppState, Any]
-Runner = Callable[[AppState, Any, AppContext], Awaitable["View"]]
-Planner = Callable[["CodeOceanClient", Any, ExplainFn], Awaitable[guarded.Plan]]
 
 
-@dataclass(frozen=True)
-class ToolSpec:
-    """One tool: its public name and words for the model, its honest annotations, and its logic."""
-
-    name: str
-    title: str
-    description: str
-    args: type[Args]
-    output: type[View]
-    run: Runner | None
-    read_only: bool
-    destructive: bool = False
-    idempotent: bool = True
-    # Set for guarded tools: reads state and describes the action; nothing runs without confirmation.
-    plan: Planner | None = None
-
-    def annotations(self) -> ToolAnnotations:
-        return ToolAnnotations(
-            read_only_hint=self.read_only,
-            destructive_hint=self.destructive,
-            idempotent_hint=self.idempotent,
-            # Every tool talks to a Code Ocean deployment: an outside system whose contents change.
-            open_world_hint=True,
-        )
+def tool_specs() -> list[ToolDefinition]:
+    """Every tool co_mcp offers, in the order tools/list shows them: the tools' own declarations."""
+    return list(CATALOG)
 
 
-def _progress(ctx: AppContext) -> assets.ProgressFn:
-    async def report(done: float, total: float | None, message: str) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
-
-
-def tool_specs() -> list[ToolSpec]:
-    """Every tool co_mcp offers, in the order tools/list shows them."""
-    return [
-        ToolSpec(
-            name="search_data_assets",
-            title="Search data assets",
-            description=(
-                "Find data assets by text, field terms, filters, type, ownership and more. Returns a line per asset "
-                "(id, name, type, state, size, date, owner, tags) and a cursor when more exist; max_results gathers "
-                "pages. get_data_asset gives full details."
-            ),
-            args=search.SearchArgs,
-            output=search.SearchResult,
-            run=lambda state, args, ctx: search.search_data_assets(state.client, args),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="get_data_asset",
-            title="Get data assets",
-            description=(
-                "Full details of up to 50 data assets: description, tags, custom metadata, provenance, source, "
-                "contents, failure reason. A failing id is reported beside the others."
-            ),
-            args=assets.GetArgs,
-            output=assets.GetResult,
-            run=lambda state, args, ctx: assets.get_data_asset(state.client, args, explain),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="get_data_asset_permissions",
-            title="Get data asset permissions",
-            description="Who can use a data asset: users and groups with roles, access for everyone, share_assets.",
-            args=permissions.PermissionsArgs,
-            output=PermissionsView,
-            run=lambda state, args, ctx: permissions.get_data_asset_permissions(state.client, args),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="list_data_asset_files",
-            title="List data asset files",
-            description=(
-                "One folder level of an internal data asset: files with sizes, and sub-folders (pass one's path to "
-                "go deeper). read_data_asset_file reads a file."
-            ),
-            args=files.ListFilesArgs,
-            output=files.FolderListing,
-            run=lambda state, args, ctx: files.list_data_asset_files(state.client, args),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="read_data_asset_file",
-            title="Read a data asset file",
-            description=(
-                "Read up to 200 KB of a file from offset (default 20 KB); gives the total size and the next offset "
-                "to page on. Binary files get a short description instead."
-            ),
-            args=files.ReadFileArgs,
-            output=files.ReadFileResult,
-            run=lambda state, args, ctx: files.read_data_asset_file(state.client, args),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="get_data_asset_file_urls",
-            title="Get file download links",
-            description="Signed, expiring download and view URLs for one file, for the user to open or share.",
-            args=files.UrlsArgs,
-            output=files.FileUrls,
-            run=lambda state, args, ctx: files.get_data_asset_file_urls(state.client, args),
-            read_only=True,
-            # Each call signs fresh links.
-            idempotent=False,
-        ),
-        ToolSpec(
-            name="get_custom_metadata_schema",
-            title="Get custom metadata fields",
-            description=(
-                "The deployment's custom metadata fields (types, allowed values, ranges), for custom_metadata "
-                "and search filters."
-            ),
-            args=schema.SchemaArgs,
-            output=schema.MetadataSchema,
-            run=lambda state, args, ctx: schema.get_custom_metadata_schema(state.client, args),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="wait_for_data_asset",
-            title="Wait for a data asset",
-            description=(
-                "Wait, with progress, until a new data asset is ready or failed (timeout default 120 s). Returns "
-                "the state and any failure reason."
-            ),
-            args=assets.WaitArgs,
-            output=assets.WaitResult,
-            run=lambda state, args, ctx: assets.wait_for_data_asset(state.client, args, _progress(ctx)),
-            read_only=True,
-        ),
-        ToolSpec(
-            name="create_data_asset",
-            title="Create a data asset",
-            description=(
-                "Create a data asset from S3, GCS (a credential set's name, never secrets), a computation, a cloud "
-                "workstation, or combined assets (source.kind). It starts as draft: set wait or call "
-                "wait_for_data_asset before use."
-            ),
-            args=assets.CreateArgs,
-            output=assets.CreateResult,
-            run=lambda state, args, ctx: assets.create_data_asset(
-                state.client, args, state.credentials, explain, _progress(ctx)
-            ),
-            read_only=False,
-            idempotent=False,
-        ),
-        ToolSpec(
-            name="unarchive_data_asset",
-            title="Unarchive a data asset",
-            description="Make an archived data asset active again, visible in default searches.",
-            args=assets.UnarchiveArgs,
-            output=AssetSummary,
-            run=lambda state, args, ctx: assets.unarchive_data_asset(state.client, args),
-            read_only=False,
-        ),
-        *guarded_specs(),
-    ]
+def annotations_of(tool: ToolDefinition) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=tool.read_only,
+        destructive_hint=tool.destructive,
+        idempotent_hint=tool.idempotent,
+        # Every tool talks to a Code Ocean deployment: an outside system whose contents change.
+        open_world_hint=True,
+    )
 
 
-_CONFIRMATION = " Needs the user's yes: the first call may only preview and return a confirm_token."
+def _deps(state: AppState, ctx: AppContext | None = None) -> Deps:
+    progress = None
+    if ctx is not None:
+        reporter = ctx
 
+        async def report(done: float, total: float | None, message: str) -> None:
+            await reporter.report_progress(done, total, message)
 
-def guarded_specs() -> list[ToolSpec]:
-    """The destructive tools. Each acts only after a confirmation of exactly the previewed action."""
-
-    def spec(name: str, title: str, description: str, args: type[Args], plan: Planner, *, idempotent: bool) -> ToolSpec:
-        return ToolSpec(
-            name=name,
-            title=title,
-            description=description + _CONFIRMATION,
-            args=args,
-            output=guarded.GuardResult,
-            run=None,
-            read_only=False,
-            destructive=True,
-            idempotent=idempotent,
-            plan=plan,
-        )
-
-    return [
-        ToolSpec(
-            name="update_data_asset",
-            title="Update a data asset",
-            description=(
-                "Change name, description, mount, custom metadata or tags; only given fields change. tags "
-                "replaces the list; add_tags/remove_tags edit it; custom_metadata replaces all values. A change "
-                "that removes tags, metadata values, the description or the mount name needs the user's yes: the "
-                "first call then only previews and returns a confirm_token."
-            ),
-            args=assets.UpdateArgs,
-            output=guarded.GuardResult,
-            run=None,
-            read_only=False,
-            # It can remove information (after confirmation); adding tags or renaming acts at once.
-            destructive=True,
-            idempotent=True,
-            plan=guarded.plan_update,
-        ),
-        spec(
-            "archive_data_asset",
-            "Archive data assets",
-            "Archive up to 50 data assets: they leave default searches, and capsules or pipelines using them "
-            "may break. The preview lists their users.",
-            guarded.ArchiveArgs,
-            guarded.plan_archive,
-            idempotent=True,
-        ),
-        spec(
-            "delete_data_asset",
-            "Delete data assets",
-            "Permanently delete up to 50 data assets; cannot be undone. Consider archive_data_asset instead.",
-            guarded.DeleteArgs,
-            guarded.plan_delete,
-            idempotent=True,
-        ),
-        spec(
-            "share_data_asset",
-            "Share data assets",
-            "Give users (by email) or groups a role on up to 50 data assets, or set everyone's access; it "
-            "cannot remove access. The preview shows before -> after.",
-            guarded.ShareArgs,
-            guarded.plan_share,
-            idempotent=True,
-        ),
-        spec(
-            "transfer_data_asset",
-            "Transfer data assets",
-            "Admin only: move the files of up to 50 data assets to another S3 location, making them external.",
-            guarded.TransferArgs,
-            guarded.plan_transfer,
-            idempotent=False,
-        ),
-    ]
+        progress = report
+    return Deps(client=state.client, credentials=state.credentials, progress=progress)
 
 
 LONG_TEXT = 100
@@ -506,13 +297,15 @@ async def _answer(tool: str, work: Awaitable[View]) -> CallToolResult:
         raise ToolError(explain(RuntimeError())) from None
     if view.is_error():
         # Nothing the call asked for came back (every id failed): an error, whose text says why for each.
-        raise ToolError(render(view))
+        raise ToolError(view.as_text())
     return _result(view)
 
 
 def _result(view: View) -> CallToolResult:
     # Each channel complete on its own: hosts hand the model the text, the structured content, or both.
-    return CallToolResult(content=[TextContent(type="text", text=render(view))], structured_content=view.wire())
+    return CallToolResult(
+        content=[TextContent(type="text", text=view.as_text())], structured_content=view.structured_content()
+    )
 
 
 def _ids_of(args: Args, view: View | None) -> list[str]:
@@ -583,23 +376,23 @@ def _can_elicit(ctx: Context[Any, Any]) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def _build_guarded_tool(spec: ToolSpec) -> Tool:
+def _build_guarded_tool(spec: ToolDefinition) -> Tool:
     """A destructive tool: nothing reaches Code Ocean unless exactly the previewed action was confirmed."""
     assert spec.plan is not None
     planner = spec.plan
     args_model = spec.args
 
-    async def planned(ctx: Context[Any, Any]) -> guarded.Plan:
+    async def planned(ctx: Context[Any, Any]) -> guard.Plan:
         # One plan per call (the SDK memoises resolvers): the question shows it and the body acts on it,
         # so what the user approves and what is done are the same object, not two reads apart.
         state: AppState = ctx.request_context.lifespan_context
         raw = (ctx.request_context.params or {}).get("arguments") or {}
         try:
-            return await planner(state.client, args_model.model_validate(raw), explain)
+            return await planner(_deps(state), args_model.model_validate(raw))
         except CoMcpError as exc:
             raise ToolError(explain(exc)) from None
 
-    async def ask(ctx: Context[Any, Any], plan: guarded.Plan) -> Any:
+    async def ask(ctx: Context[Any, Any], plan: guard.Plan) -> Any:
         # Asks the human whenever the client can answer; an elicited yes is stronger than a token,
         # which only proves the model called twice.
         state: AppState = ctx.request_context.lifespan_context
@@ -608,19 +401,19 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
         if not plan.needs_confirmation:
             return _NO_QUESTION  # nothing would be lost: there is nothing to ask
         # The fingerprint is in the question, so a changed state asks again rather than reusing a yes.
-        return Elicit(f"{preview_text(plan.preview())}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
+        return Elicit(f"{plan.preview().as_text()}\n\nProceed? (preview {plan.fingerprint[:12]})", Confirm)
 
-    ask.__annotations__ = {"ctx": Context, "plan": Annotated[guarded.Plan, Resolve(planned)], "return": Any}
+    ask.__annotations__ = {"ctx": Context, "plan": Annotated[guard.Plan, Resolve(planned)], "return": Any}
 
     async def call(
         ctx: AppContext,
-        plan: guarded.Plan,
+        plan: guard.Plan,
         confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
         **arguments: Any,
     ) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
-        args = args_model.model_construct(**arguments)
-        assert isinstance(args, guarded.GuardedArgs | assets.UpdateArgs)
+        # Every guarded tool's arguments carry confirm_token, ids() and signed() (guard.Confirmable).
+        args = cast("guard.Confirmable", args_model.model_construct(**arguments))
         return await _answer(spec.name, _guarded_call(spec.name, plan, state, args, confirmation))
 
     keyword = inspect.Parameter.KEYWORD_ONLY
@@ -628,7 +421,7 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
         spec,
         call,
         [
-            inspect.Parameter("plan", keyword, annotation=Annotated[guarded.Plan, Resolve(planned)]),
+            inspect.Parameter("plan", keyword, annotation=Annotated[guard.Plan, Resolve(planned)]),
             inspect.Parameter("confirmation", keyword, annotation=Annotated[ElicitationResult[Confirm], Resolve(ask)]),
         ],
     )
@@ -636,23 +429,23 @@ def _build_guarded_tool(spec: ToolSpec) -> Tool:
 
 async def _guarded_call(
     tool: str,
-    plan: guarded.Plan,
+    plan: guard.Plan,
     state: AppState,
-    args: guarded.Confirmable,
+    args: guard.Confirmable,
     confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
-) -> guarded.GuardResult:
+) -> guard.GuardResult:
     options = state.options
     preview = plan.preview()
     sealed = _SEALED_STATE.get()
     if isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
         verb = "declined" if isinstance(confirmation, DeclinedElicitation) else "cancelled"
-        return guarded.GuardResult(
+        return guard.GuardResult(
             tool=tool, performed=False, refused=f"The user {verb}; nothing was done.", preview=preview
         )
     answer = confirmation.data if isinstance(confirmation, AcceptedElicitation) else None
     if isinstance(answer, Confirm):
         if not answer.confirm:
-            return guarded.GuardResult(
+            return guard.GuardResult(
                 tool=tool, performed=False, refused="The user did not confirm; nothing was done.", preview=preview
             )
         # A 2025-11-25 answer came over the back-channel within this call and cannot be sent again; a
@@ -664,16 +457,16 @@ async def _guarded_call(
         # answered, perhaps because that answer already acted. If it did, say so rather than "nothing to do".
         used = await _lookup(options.store, confirmation_key("request_state", sealed))
         if used is not None:
-            return guarded.GuardResult(tool=tool, performed=False, refused=used.sentence())
+            return guard.GuardResult(tool=tool, performed=False, refused=used.sentence())
     # No question was asked: nothing to do, or the preview-and-token path. The token is bound to the
     # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
     if plan.actionable and not plan.needs_confirmation:
         # A change that removes nothing (adding tags, renaming) is not destructive: it acts at once, audited.
-        items = await guarded.execute(state.client, plan, args, options.audit, explain)
-        return guarded.GuardResult(tool=tool, performed=True, items=items, preview=preview)
+        items = await guard.execute(state.client, plan, options.audit)
+        return guard.GuardResult(tool=tool, performed=True, items=items, preview=preview)
     signed = {**args.signed(), "identity": state.client.identity}
     if not plan.actionable and args.confirm_token is None:
-        return guarded.GuardResult(tool=tool, performed=False, preview=preview)
+        return guard.GuardResult(tool=tool, performed=False, preview=preview)
     if options.confirm == "elicit":
         raise ToolError(
             f"{tool} needs the user's confirmation through the MCP client (elicitation), and this client cannot "
@@ -685,7 +478,7 @@ async def _guarded_call(
         {
             "confirm_token": fresh,
             "expires_in": options.signer.ttl,
-            "next_step": guarded.confirm_instruction(tool, options.signer.ttl),
+            "next_step": guard.confirm_instruction(tool, options.signer.ttl),
         }
         if fresh
         else {}
@@ -703,20 +496,20 @@ async def _guarded_call(
         if refusal is not None:
             again = " This is a fresh preview with a new token." if fresh else ""
             refused = f"{refusal.value}; nothing was done.{again}"
-            return guarded.GuardResult(tool=tool, performed=False, refused=refused, preview=preview, **offer)
-    return guarded.GuardResult(tool=tool, performed=False, preview=preview, **offer)
+            return guard.GuardResult(tool=tool, performed=False, refused=refused, preview=preview, **offer)
+    return guard.GuardResult(tool=tool, performed=False, preview=preview, **offer)
 
 
 async def _act_once(
     tool: str,
-    plan: guarded.Plan,
+    plan: guard.Plan,
     state: AppState,
-    args: guarded.Confirmable,
+    args: guard.Confirmable,
     key: str | None,
     *,
     keep_for: float,
     offer: dict[str, Any] | None = None,
-) -> guarded.GuardResult:
+) -> guard.GuardResult:
     """Act on a confirmed plan unless its confirmation already acted.
 
     The claim comes before the action: of any number of concurrent or repeated uses of one confirmation,
@@ -727,7 +520,7 @@ async def _act_once(
         try:
             used = await store.claim(key, keep_for=keep_for)
         except StoreError:
-            return guarded.GuardResult(
+            return guard.GuardResult(
                 tool=tool,
                 performed=False,
                 refused="The record of used confirmations cannot be reached, so this confirmation cannot be marked "
@@ -735,20 +528,20 @@ async def _act_once(
             )
         if used is not None:
             return _already_used(tool, plan, used, offer or {})
-    items = await guarded.execute(state.client, plan, args, state.options.audit, explain)
+    items = await guard.execute(state.client, plan, state.options.audit)
     if key is not None:
         counts = Counter(item.outcome.replace("_", " ") for item in items)
         done = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
         await store.record(key, f"{tool} on {len(items)} data asset(s): {done}")
-    return guarded.GuardResult(tool=tool, performed=True, items=items)
+    return guard.GuardResult(tool=tool, performed=True, items=items)
 
 
-def _already_used(tool: str, plan: guarded.Plan, used: Used, offer: dict[str, Any]) -> guarded.GuardResult:
+def _already_used(tool: str, plan: guard.Plan, used: Used, offer: dict[str, Any]) -> guard.GuardResult:
     """A used confirmation's one answer: what it did, and (only if there is still something to do) a new token,
     which travels with its preview and next step like every token."""
     if not offer:
-        return guarded.GuardResult(tool=tool, performed=False, refused=used.sentence())
-    return guarded.GuardResult(
+        return guard.GuardResult(tool=tool, performed=False, refused=used.sentence())
+    return guard.GuardResult(
         tool=tool,
         performed=False,
         refused=f"{used.sentence()} This is a fresh preview with a new token.",
@@ -792,7 +585,7 @@ class _RememberingCodec:
         return payload
 
 
-def _build_tool(spec: ToolSpec) -> Tool:
+def _build_tool(spec: ToolDefinition) -> Tool:
     args_model = spec.args
 
     async def call(ctx: AppContext, **arguments: Any) -> CallToolResult:
@@ -811,7 +604,7 @@ def _build_tool(spec: ToolSpec) -> Tool:
         async def work() -> View:
             assert spec.run is not None
             try:
-                view = await spec.run(state, args, ctx)
+                view = await spec.run(_deps(state, ctx), args)
             except CoMcpError as exc:
                 if not spec.read_only:
                     await _audit_after(state, spec.name, args, None, exc, unrecorded=unrecorded)
@@ -845,10 +638,12 @@ class _AsSent(FuncMetadata):
         return data
 
 
-def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], extra: list[inspect.Parameter]) -> Tool:
+def _make_tool(
+    spec: ToolDefinition, call: Callable[..., Awaitable[CallToolResult]], extra: list[inspect.Parameter]
+) -> Tool:
     args_model = spec.args
     parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *extra]
-    returns = Annotated[CallToolResult, spec.output]
+    returns = Annotated[CallToolResult, spec.result]
     # The SDK reads parameters from the signature and Resolve markers from the type hints: set both.
     call.__name__ = spec.name
     call.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
@@ -858,7 +653,7 @@ def _make_tool(spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], e
         name=spec.name,
         title=spec.title,
         description=spec.description,
-        annotations=spec.annotations(),
+        annotations=annotations_of(spec),
         context_kwarg="ctx",
         structured_output=True,
     )
@@ -1039,7 +834,7 @@ def _register_resources(server: MCPServer, holder: _StateHolder) -> None:
             asset = await state.client.get_data_asset(data_asset_id)
         except CoMcpError as exc:
             raise ResourceNotFoundError(f"{uri}: {explain(exc)}") from None
-        return json.dumps(asset_detail(asset).wire(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(asset_detail(asset).structured_content(), ensure_ascii=False, separators=(",", ":"))
 
     @server.resource(
         "codeocean://data-assets/{data_asset_id}/permissions",
@@ -1056,7 +851,7 @@ def _register_resources(server: MCPServer, holder: _StateHolder) -> None:
         except CoMcpError as exc:
             raise ResourceNotFoundError(f"{uri}: {explain(exc)}") from None
         view = permissions_view(data_asset_id, found)
-        return json.dumps(view.wire(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(view.structured_content(), ensure_ascii=False, separators=(",", ":"))
 
     # The SDK leaves this decorator unannotated.
     @server.completion()  # type: ignore[no-untyped-call, untyped-decorator]
@@ -1187,7 +982,7 @@ class CoMcpServer(MCPServer[AppState]):
 # --- assembly -------------------------------------------------------------------------------------
 
 
-def select_specs(specs: list[ToolSpec], options: ServerOptions) -> list[ToolSpec]:
+def select_specs(specs: list[ToolDefinition], options: ServerOptions) -> list[ToolDefinition]:
     """The tools this server offers: read-only mode and allow/deny lists remove the rest entirely."""
     known = {spec.name for spec in specs}
     problems = []
@@ -1238,7 +1033,7 @@ def _logging_already_configured(level: str = "INFO") -> None:
     """The root logger has handlers: what the SDK would set up is dropped by basicConfig anyway."""
 
 
-def _construct(chosen: list[ToolSpec], options: ServerOptions, lifespan: Any) -> CoMcpServer:
+def _construct(chosen: list[ToolDefinition], options: ServerOptions, lifespan: Any) -> CoMcpServer:
     return CoMcpServer(
         "co-mcp",
         title="Code Ocean data assets",
@@ -1261,7 +1056,7 @@ def build_server(
     client_factory: ClientFactory,
     *,
     options: ServerOptions | None = None,
-    specs: list[ToolSpec] | None = None,
+    specs: list[ToolDefinition] | None = None,
 ) -> MCPServer[AppState]:
     """The MCP server; ``client_factory`` makes the Code Ocean client when the server starts serving."""
     holder = _StateHolder()

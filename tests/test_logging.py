@@ -18,7 +18,7 @@ from mcp.types import EmptyResult, LoggingMessageNotificationParams, SetLevelReq
 from co_mcp.errors import NotFoundError
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import build_server, tool_specs
-from co_mcp.tools.schema import MetadataSchema
+from co_mcp.tools.metadata_schema import MetadataSchema
 from tests.conftest import ServerFactory, client_for
 from tests.test_server import alice_asset, text
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from co_mcp.text import clean
 
-__all__ = ["MAX_BATCH", "Args", "BatchArgs", "DataAssetId", "ExplainFn", "FilePath", "Mount", "PlainText", "Uuid"]
+__all__ = [
+    "MAX_BATCH",
+    "Args",
+    "BatchArgs",
+    "DataAssetId",
+    "FilePath",
+    "MetadataValue",
+    "Mount",
+    "PlainText",
+    "Tag",
+    "Tags",
+    "Uuid",
+]
 
 MAX_BATCH = 50
 
@@ -59,6 +70,9 @@ def _plain(value: str) -> str:
 
 # Text the model supplies that a human reads in a confirmation: refused if it holds anything unshowable.
 PlainText = Annotated[str, AfterValidator(_plain)]
+Tag = Annotated[str, Field(min_length=1, max_length=64)]
+Tags = Annotated[list[Tag], Field(max_length=50)]
+MetadataValue = str | float | list[str] | list[float]
 Mount = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$"), AfterValidator(_one_folder)]
 
 
@@ -78,7 +92,3 @@ class BatchArgs(Args):
     def ids(self) -> list[str]:
         """The ids in canonical form, each once, in the order given."""
         return list(dict.fromkeys(str(i) for i in self.data_asset_ids))
-
-
-# Describes an error for the model; the server passes its own (render.explain), so wording lives in one place.
-ExplainFn = Callable[[Exception], str]

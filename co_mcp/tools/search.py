@@ -16,14 +16,15 @@ from co_mcp.api.models import (
     SearchFilterRange,
     SortOrder,
 )
+from co_mcp.text import quoted
 from co_mcp.tools.common import Args
+from co_mcp.tools.definition import Deps, ToolDefinition
 from co_mcp.tools.views import AssetSummary, View, asset_summary
 
 if TYPE_CHECKING:
-    from co_mcp.api.client import CodeOceanClient
     from co_mcp.api.models import DataAsset
 
-__all__ = ["FilterArg", "SearchArgs", "SearchResult", "search_data_assets"]
+__all__ = ["TOOL", "FilterArg", "SearchArgs", "SearchResult", "search_data_assets"]
 
 MAX_GATHER = 1000
 
@@ -95,8 +96,16 @@ class SearchResult(View):
     cursor: str | None = None
     archived: bool | None = None
 
+    def as_text(self) -> str:
+        where = "archived " if self.archived else ""
+        if not self.results:
+            return f"No {where}data assets match; no more results. Try fewer or broader terms, or drop filters."
+        head = f"{len(self.results)} {where}data asset(s)"
+        head += f"; more available: pass cursor={quoted(self.cursor)}" if self.has_more else "; no more results"
+        return "\n".join([head + ":", *(f"{n}. {a.as_text()}" for n, a in enumerate(self.results, 1))])
 
-async def search_data_assets(client: CodeOceanClient, args: SearchArgs) -> SearchResult:
+
+async def search_data_assets(deps: Deps, args: SearchArgs) -> SearchResult:
     """One page (``limit``), or pages gathered up to ``max_results``; a cursor continues either."""
     wanted = args.max_results or args.limit
     found: list[DataAsset] = []
@@ -104,7 +113,7 @@ async def search_data_assets(client: CodeOceanClient, args: SearchArgs) -> Searc
     token = args.cursor
     has_more = False
     while len(found) < wanted:
-        page = await client.search_data_assets(args.to_api(min(wanted - len(found), MAX_GATHER), token))
+        page = await deps.client.search_data_assets(args.to_api(min(wanted - len(found), MAX_GATHER), token))
         for asset in page.results:
             if asset.id not in seen:
                 seen.add(asset.id)
@@ -120,3 +129,18 @@ async def search_data_assets(client: CodeOceanClient, args: SearchArgs) -> Searc
         cursor=token if has_more else None,
         archived=True if args.archived else None,
     )
+
+
+TOOL = ToolDefinition(
+    name="search_data_assets",
+    title="Search data assets",
+    description=(
+        "Find data assets by text, field terms, filters, type, ownership and more. Returns a line per asset (id, "
+        "name, type, state, size, date, owner, tags) and a cursor when more exist; max_results gathers pages. "
+        "get_data_asset gives full details."
+    ),
+    args=SearchArgs,
+    result=SearchResult,
+    effect="read",
+    run=search_data_assets,
+)

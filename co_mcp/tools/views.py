@@ -1,12 +1,12 @@
-"""What tools return: views of API objects, each the structured content of a result as it stands.
+"""What tools return: views, each both channels of a result, and the views of assets that several tools share.
 
-Every field that holds text written by other people (names, descriptions, tags, custom metadata, emails,
-paths, Code Ocean's messages) is typed with one of the annotated types below, whose validator cleans and
-caps the value whenever a view is built: no constructor call can put raw foreign text into a result. The
-text renderer (``co_mcp.render``) then quotes those fields, so they read as data in either channel.
-
-Both channels are complete: a result's structured content is the whole view (nulls omitted), and its
-text, rendered from the same view, carries every fact of it. Schemas stay small: no per-field titles.
+A view's structured content is the whole view (nulls omitted); its ``as_text()`` is a compact rendering of the same
+view that states every fact of it, for hosts that hand the model only the text. Every field that holds text
+written by other people (names, descriptions, tags, custom metadata, emails, paths, Code Ocean's messages) is
+typed with one of the annotated types below, whose validator cleans and caps the value whenever a view is built:
+no constructor call can put raw foreign text into a result. ``as_text()`` shows those fields as JSON string
+literals (``quoted``), so they read as data, never as co_mcp's own words, and stay on their line.
+Schemas stay small: no per-field titles.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from co_mcp.text import clean, iso_date, iso_datetime, snippet
+from co_mcp.text import clean, human_size, iso_date, iso_datetime, quoted, snippet
 
 if TYPE_CHECKING:
-    from co_mcp.api.models import DataAsset, Permissions
+    from co_mcp.api.models import DataAsset
 
 __all__ = [
     "AssetDetail",
@@ -34,7 +34,7 @@ __all__ = [
     "asset_detail",
     "asset_summary",
     "clean_value",
-    "permissions_view",
+    "size_text",
 ]
 
 # As many tags and as much description as the official server's search shows, so no fact is lost.
@@ -77,13 +77,17 @@ def _strip_titles(schema: dict[str, Any]) -> None:
 
 
 class View(BaseModel):
-    """Base of every tool result: frozen, None-free when dumped for the wire."""
+    """Base of every tool result: frozen; its structured content omits nulls; ``as_text()`` states every fact."""
 
     model_config = ConfigDict(frozen=True, json_schema_extra=_strip_titles)
 
-    def wire(self) -> dict[str, Any]:
+    def structured_content(self) -> dict[str, Any]:
         """The structured content: every field, nulls omitted."""
         return self.model_dump(mode="json", exclude_none=True)
+
+    def as_text(self) -> str:
+        """The text a model reads; views override it with a compact rendering. This one: compact JSON."""
+        return quoted(self.structured_content())
 
     def is_error(self) -> bool:
         """True when nothing the call asked for came back: the result is then reported as an error."""
@@ -105,6 +109,23 @@ def clean_value(value: Any, depth: int = 0) -> Any:
     return clean(str(value), 200)
 
 
+def size_text(size: int | None, state: str | None = None) -> str:
+    """Exact bytes, with a readable size beside them from 1 KB on."""
+    if size is None:
+        return "size not known until ready" if state == "draft" else "size unknown"
+    return f"{size} B" if size < 1000 else f"{human_size(size)} ({size} B)"
+
+
+def tags_text(tags: list[str]) -> str:
+    """Each tag its own string literal: a tag is people's text, and one literal per tag keeps commas inside it."""
+    return " ".join(quoted(tag) for tag in tags)
+
+
+def fields_text(value: dict[str, Any]) -> str:
+    """A record whose keys Code Ocean defines (source, provenance): bare keys, people's values quoted."""
+    return " ".join(f"{key}={quoted(item)}" for key, item in value.items())
+
+
 def _tags(tags: list[str] | None) -> list[str]:
     return [tag for tag in (clean(t, TAG_LIMIT) for t in tags or []) if tag]
 
@@ -123,6 +144,22 @@ class AssetSummary(View):
     more_tags: int | None = None
     external: bool | None = None
     snippet: Annotated[str, BeforeValidator(partial(_cleaned, limit=SNIPPET, one_line=True))] | None = None
+
+    def as_text(self) -> str:
+        """One asset on one line: the facts to choose by; get_data_asset gives the rest."""
+        parts = [f"{quoted(self.name)} {self.id}", f"{self.type} {self.state}", size_text(self.size, self.state)]
+        if self.created:
+            parts.append(self.created)
+        if self.owner:
+            parts.append(quoted(self.owner))
+        if self.external:
+            parts.append("external")
+        if self.tags:
+            more = f" +{self.more_tags}" if self.more_tags else ""
+            parts.append(f"tags {tags_text(self.tags)}{more}")
+        if self.snippet:
+            parts.append(f"about {quoted(self.snippet)}")
+        return "; ".join(parts)
 
 
 def asset_summary(asset: DataAsset) -> AssetSummary:
@@ -168,6 +205,42 @@ class AssetDetail(View):
     last_transferred: str | None = None
     transfer_error: ForeignLine | None = None
 
+    def as_text(self) -> str:
+        lines = [f"{quoted(self.name)} {self.id} {self.type} {self.state}"]
+        facts = [size_text(self.size, self.state)]
+        if self.files is not None:
+            facts.append(f"{self.files} files")
+        elif self.state == "draft":
+            facts.append("files not known until ready")
+        if self.created:
+            facts.append(f"created {self.created}")
+        facts.append(f"used {self.last_used}" if self.last_used else "never used")
+        facts.append(f"owner {quoted(self.owner)} ({self.owner_id})" if self.owner else f"owner {self.owner_id}")
+        lines.append("; ".join(facts))
+        lines.append(f"mount {quoted(self.mount)}")
+        if self.failure_reason:
+            lines.append(f"failure reason: {quoted(self.failure_reason)}")
+        if self.tags:
+            lines.append(f"tags {tags_text(self.tags)}")
+        if self.description:
+            lines.append(f"about {quoted(self.description)}")
+        # Custom metadata keys and app parameter names are people's words too, so those records stay JSON.
+        if self.custom_metadata:
+            lines.append(f"metadata {quoted(self.custom_metadata)}")
+        if self.provenance:
+            lines.append(f"provenance {fields_text(self.provenance)}")
+        if self.source:
+            lines.append(f"source {fields_text(self.source)}")
+        for label, value in (("contains", self.contained), ("app parameters", self.app_parameters)):
+            if value:
+                lines.append(f"{label} {quoted(value)}")
+        if self.nextflow_profile:
+            lines.append(f"nextflow profile {quoted(self.nextflow_profile)}")
+        if self.last_transferred or self.transfer_error:
+            error = f"; error {quoted(self.transfer_error)}" if self.transfer_error else ""
+            lines.append(f"last transferred {self.last_transferred or 'never'}{error}")
+        return "\n".join(lines)
+
 
 def asset_detail(asset: DataAsset) -> AssetDetail:
     def dumped(model: BaseModel | None) -> dict[str, Any] | None:
@@ -197,32 +270,4 @@ def asset_detail(asset: DataAsset) -> AssetDetail:
         failure_reason=asset.failure_reason or None,
         last_transferred=iso_datetime(asset.last_transferred),
         transfer_error=asset.transfer_error or None,
-    )
-
-
-class UserAccess(View):
-    email: ForeignLine
-    role: str
-
-
-class GroupAccess(View):
-    group: ForeignLine
-    role: str
-
-
-class PermissionsView(View):
-    data_asset_id: str
-    users: list[UserAccess] = []
-    groups: list[GroupAccess] = []
-    everyone: str = "none"
-    share_assets: bool | None = None
-
-
-def permissions_view(data_asset_id: str, permissions: Permissions) -> PermissionsView:
-    return PermissionsView(
-        data_asset_id=data_asset_id,
-        users=[UserAccess(email=u.email, role=str(u.role)) for u in permissions.users or []],
-        groups=[GroupAccess(group=g.group, role=str(g.role)) for g in permissions.groups or []],
-        everyone=str(permissions.everyone or "none"),
-        share_assets=permissions.share_assets,
     )

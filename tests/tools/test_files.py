@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from co_mcp.api import CodeOceanClient
+from co_mcp.tools.definition import Deps
 from co_mcp.tools.files import ReadFileArgs, read_data_asset_file
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +38,7 @@ async def test_an_offset_inside_a_character_skips_to_the_next_one() -> None:
     inside_e = TEXT.index("é".encode()) + 1
     async with CodeOceanClient("https://co.test", "t", transport=serving(TEXT)) as client:
         result = await read_data_asset_file(
-            client, ReadFileArgs(data_asset_id=ASSET, path="f.txt", offset=inside_e, length=8)
+            Deps(client), ReadFileArgs(data_asset_id=ASSET, path="f.txt", offset=inside_e, length=8)
         )
     assert result.text is not None
     assert result.binary is None
@@ -51,7 +52,7 @@ async def test_reading_on_from_next_offset_covers_the_file_exactly_once() -> Non
     async with CodeOceanClient("https://co.test", "t", transport=serving(TEXT)) as client:
         while offset is not None:
             result = await read_data_asset_file(
-                client, ReadFileArgs(data_asset_id=ASSET, path="f.txt", offset=offset, length=5)
+                Deps(client), ReadFileArgs(data_asset_id=ASSET, path="f.txt", offset=offset, length=5)
             )
             pieces.append(result.text or "")
             offset = result.next_offset

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from co_mcp.render import render
 from co_mcp.tools.files import ReadFileResult
 
 FAKE = (
@@ -21,7 +20,7 @@ def read_result(text: str) -> ReadFileResult:
 
 
 def test_a_files_text_sits_between_two_boundary_lines_it_does_not_contain() -> None:
-    shown = render(read_result(FAKE))
+    shown = read_result(FAKE).as_text()
     opening = re.search(r"^<<<(file-[0-9a-f]{12})$", shown, re.MULTILINE)
     assert opening is not None
     fence = opening.group(1)
@@ -34,5 +33,5 @@ def test_a_files_text_sits_between_two_boundary_lines_it_does_not_contain() -> N
 
 
 def test_the_boundary_is_new_for_each_result() -> None:
-    fences = {re.findall(r"<<<(file-[0-9a-f]+)", render(read_result("x")))[0] for _ in range(5)}
+    fences = {re.findall(r"<<<(file-[0-9a-f]+)", read_result("x").as_text())[0] for _ in range(5)}
     assert len(fences) == 5
