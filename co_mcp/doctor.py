@@ -273,24 +273,61 @@ async def _write(client: CodeOceanClient, settings: Settings) -> Check:
     return Check("write", "warn", f"inconclusive: the probe id {probe} unexpectedly exists (nothing was changed)")
 
 
-def _audit_check(settings: Settings) -> Check:
-    from co_mcp.audit import default_audit_path
-
-    if settings.audit_log == "-":
-        return Check("audit log", "ok", "written to stderr (CO_MCP_AUDIT_LOG=-)")
-    path = Path(settings.audit_log).expanduser() if settings.audit_log else default_audit_path()
-    advice = "set CO_MCP_AUDIT_LOG to a file this user may write, or - for stderr"
+def _file_check(name: str, path: Path, advice: str) -> Check:
+    """Whether co-mcp can append to ``path`` or create it; nothing is created here."""
     if path.exists():
         if path.is_file() and os.access(path, os.W_OK):
-            return Check("audit log", "ok", f"{path} (appending)")
-        return Check("audit log", "FAIL", f"{path} is not a writable file", advice)
-    # Nothing is created here: the nearest existing ancestor must let co-mcp create the rest.
+            return Check(name, "ok", f"{path} (appending)")
+        return Check(name, "FAIL", f"{path} is not a writable file", advice)
+    # The nearest existing ancestor must let co-mcp create the rest.
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
-        return Check("audit log", "ok", f"{path} (will be created)")
-    return Check("audit log", "FAIL", f"{path} cannot be created: {parent} is not a writable folder", advice)
+        return Check(name, "ok", f"{path} (will be created)")
+    return Check(name, "FAIL", f"{path} cannot be created: {parent} is not a writable folder", advice)
+
+
+def _audit_check(settings: Settings) -> Check:
+    from co_mcp.audit import default_audit_path
+    from co_mcp.store import state_directory
+
+    if settings.audit_log == "-":
+        return Check("audit log", "ok", "written to stderr (CO_MCP_AUDIT_LOG=-)")
+    default = state_directory(settings.state_dir) / default_audit_path().name
+    path = Path(settings.audit_log).expanduser() if settings.audit_log else default
+    return _file_check("audit log", path, "set CO_MCP_AUDIT_LOG to a file this user may write, or - for stderr")
+
+
+async def _state_checks(settings: Settings) -> list[Check]:
+    """Where used confirmations are recorded (each acts at most once) and where the confirm secret is kept."""
+    from co_mcp.store import ConfirmationStore, StoreError, confirmation_key, state_directory, state_files
+
+    secret_file, state_file = state_files(state_directory(settings.state_dir))
+    advice = "set CO_MCP_STATE_DIR to a folder this user may write, or CO_MCP_STATE_URL to a shared database"
+    if settings.state_url is None:
+        store_check = _file_check("state", state_file, advice)
+    else:
+        store = ConfirmationStore(settings.state_url.get_secret_value())
+        try:
+            # A look-up of a key nobody uses: it reads, and records nothing.
+            await store.lookup(confirmation_key("confirm_token", "co-mcp doctor probe"))
+            store_check = Check("state", "ok", f"used confirmations recorded in {store.describe()}")
+        except StoreError as exc:
+            store_check = Check("state", "FAIL", f"{store.describe()} cannot be used: {exc}", advice)
+        finally:
+            store.close()
+    if settings.confirm_secret is not None:
+        return [store_check]
+    secret = _file_check("confirm secret", secret_file, advice)
+    if secret.status == "ok":
+        secret = Check(
+            "confirm secret",
+            "ok",
+            f"{secret.detail}: shared by every co-mcp process with this state directory; replicas on other "
+            "machines need the same CO_MCP_CONFIRM_SECRET",
+        )
+    return [store_check, secret]
 
 
 def _safety_checks(settings: Settings) -> list[Check]:
@@ -342,8 +379,9 @@ def _safety_checks(settings: Settings) -> list[Check]:
             Check(
                 "http",
                 "warn",
-                "CO_MCP_CONFIRM_SECRET is not set: each worker signs confirm tokens with its own random secret",
-                "set the same CO_MCP_CONFIRM_SECRET (e.g. `openssl rand -hex 32`) on every worker",
+                "CO_MCP_CONFIRM_SECRET is not set: workers share the confirm secret only if they share the state "
+                "directory (CO_MCP_STATE_DIR)",
+                "set the same CO_MCP_CONFIRM_SECRET (e.g. `openssl rand -hex 32`) on every worker of every machine",
             )
         )
     elif len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
@@ -378,6 +416,7 @@ async def diagnose() -> list[Check]:
                 if all(check.name != "token" or check.status == "ok" for check in read):
                     checks.append(await _write(client, settings))
     checks.append(_audit_check(settings))
+    checks += await _state_checks(settings)
     checks += _safety_checks(settings)
     return checks
 

@@ -48,6 +48,7 @@ __all__ = [
     "Used",
     "confirmation_key",
     "load_or_create_secret",
+    "state_directory",
     "state_files",
 ]
 
@@ -68,6 +69,13 @@ _HEX_SECRET = 64
 
 class StoreError(CoMcpError):
     """The record of used confirmations cannot be read or written: nothing may act."""
+
+
+def state_directory(configured: Path | None, *, sandbox: bool = False) -> Path:
+    """``CO_MCP_STATE_DIR``, or the user's state directory, where the default audit log lives too."""
+    from co_mcp.audit import default_audit_path
+
+    return configured.expanduser() if configured is not None else default_audit_path(sandbox=sandbox).parent
 
 
 def state_files(state_dir: Path, *, sandbox: bool = False) -> tuple[Path, Path]:

@@ -64,8 +64,33 @@ async def test_a_good_token_passes_every_check(served: str) -> None:
         "read": "ok",
         "write": "ok",
         "audit log": "ok",
+        "state": "ok",
+        "confirm secret": "ok",
         "safety": "ok",
     }
+
+
+async def test_the_state_and_the_confirm_secret_are_checked_in_the_state_directory(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env.setenv("CODEOCEAN_DOMAIN", "https://codeocean.example.com")
+    env.setenv("CODEOCEAN_TOKEN", "cop_x")
+    env.setenv("CO_MCP_STATE_DIR", str(tmp_path / "state"))
+    env.delenv("CO_MCP_AUDIT_LOG")  # the default audit log lives in the state directory too
+    checks = {check.name: check for check in await diagnose()}
+    assert str(tmp_path / "state") in checks["state"].detail
+    assert str(tmp_path / "state") in checks["confirm secret"].detail
+    assert str(tmp_path / "state" / "audit.jsonl") in checks["audit log"].detail
+    assert not (tmp_path / "state").exists()  # the doctor creates nothing
+
+
+async def test_an_unreachable_state_database_fails(env: pytest.MonkeyPatch) -> None:
+    env.setenv("CODEOCEAN_DOMAIN", "https://codeocean.example.com")
+    env.setenv("CODEOCEAN_TOKEN", "cop_x")
+    env.setenv("CO_MCP_STATE_URL", "postgresql://co:s3cret-db-pw@127.0.0.1:1/co_mcp")
+    checks = {check.name: check for check in await diagnose()}
+    assert checks["state"].status == "FAIL"
+    assert "s3cret-db-pw" not in checks["state"].detail
 
 
 @pytest.mark.loopback
