@@ -1,0 +1,29 @@
+"""Helpers the tool tests share: a result's text, one of alice's assets, a call that must succeed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import Client
+from mcp.types import CallToolResult, TextContent
+
+from co_mcp.sandbox import Sandbox
+
+
+def text(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def alice_asset(sandbox: Sandbox, **where: Any) -> str:
+    alice = sandbox.users["alice"].id
+    for record in sandbox.store.all_assets():
+        usable = record.owner_id == alice and not record.archived and record.state == "ready"
+        if usable and all(getattr(record, key) == value for key, value in where.items()):
+            return record.id
+    raise LookupError(where)
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, text(result)
+    return result
