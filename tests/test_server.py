@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS
 
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import build_server, tool_specs
 from tests.conftest import ServerFactory, client_for
+from tests.tools.support import alice_asset, call, text
 
 pytestmark = pytest.mark.anyio
 
@@ -38,25 +39,6 @@ GUARDED_TOOLS = {
     "share_data_asset",
     "transfer_data_asset",
 }
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
-
-
-def alice_asset(sandbox: Sandbox, **where: Any) -> str:
-    alice = sandbox.users["alice"].id
-    for record in sandbox.store.all_assets():
-        usable = record.owner_id == alice and not record.archived and record.state == "ready"
-        if usable and all(getattr(record, key) == value for key, value in where.items()):
-            return record.id
-    raise LookupError(where)
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, text(result)
-    return result
 
 
 # --- tools/list ---------------------------------------------------------------------------------
