@@ -183,8 +183,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _http_credential(settings: Settings, args: argparse.Namespace) -> str | None:
     """The bearer token HTTP clients must send, made here when none is configured; or None.
 
-    A made token is shown once, on stderr, and nowhere else: not in a log record (a client that asked for
-    log notifications would get it), not on stdout. The opt-out gets a warning that cannot be turned down
+    A made token is shown once, on stderr, and nowhere else: not in a log record (log handlers may send
+    records anywhere), not on stdout. The opt-out gets a warning that cannot be turned down
     with --log-level. Beyond loopback nothing is made: the server refuses to start without CO_MCP_HTTP_TOKEN.
     """
     import secrets
