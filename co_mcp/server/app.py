@@ -74,8 +74,8 @@ def build_server(
     options = options or ServerOptions()
     every = specs if specs is not None else tool_specs()
     chosen = select_specs(every, options)
-    built = [build_guarded_tool(spec) if spec.plan is not None else build_plain_tool(spec) for spec in chosen]
-    arg_models = {tool.name: arg_model for tool, arg_model in built}
+    tools = [build_guarded_tool(spec) if spec.plan is not None else build_plain_tool(spec) for spec in chosen]
+    arg_models = {spec.name: spec.args for spec in chosen}
     withheld = frozenset(spec.name for spec in every) - arg_models.keys()
 
     @asynccontextmanager
@@ -95,7 +95,7 @@ def build_server(
             instructions=INSTRUCTIONS,
             version=__version__,
             lifespan=lifespan,
-            tools=[tool for tool, _ in built],
+            tools=tools,
             middleware=[tool_call_refusals(arg_models, withheld)],
             request_state_security=request_state_security(options.signer.secret),
         )

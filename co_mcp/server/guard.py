@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from co_mcp.confirm import Refusal
 from co_mcp.errors import CoMcpError
 from co_mcp.render import explain, preview_text
-from co_mcp.server.tools import make_sdk_tool, result_or_error
+from co_mcp.server.tools import arguments_as_sent, make_sdk_tool, result_or_error
 from co_mcp.store import ConfirmationStore, StoreError, Used, confirmation_key
 from co_mcp.tools import assets, guarded
 
@@ -77,19 +77,17 @@ def client_can_answer(ctx: Context[Any, Any]) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
-def build_guarded_tool(spec: ToolSpec) -> tuple[Tool, type[BaseModel]]:
+def build_guarded_tool(spec: ToolSpec) -> Tool:
     """A destructive tool: nothing reaches Code Ocean unless exactly the previewed action was confirmed."""
     assert spec.plan is not None
     planner = spec.plan
-    args_model = spec.args
 
     async def planned(ctx: Context[Any, Any]) -> guarded.Plan:
         # One plan per call (the SDK memoises resolvers): the question shows it and the body acts on it,
         # so what the user approves and what is done are the same object, not two reads apart.
         state: AppState = ctx.request_context.lifespan_context
-        raw = (ctx.request_context.params or {}).get("arguments") or {}
         try:
-            return await planner(state.client, args_model.model_validate(raw), explain)
+            return await planner(state.client, arguments_as_sent(ctx, spec), explain)
         except CoMcpError as exc:
             raise ToolError(explain(exc)) from None
 
@@ -110,10 +108,9 @@ def build_guarded_tool(spec: ToolSpec) -> tuple[Tool, type[BaseModel]]:
         ctx: AppContext,
         plan: guarded.Plan,
         confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
-        **arguments: Any,
     ) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
-        args = args_model.model_construct(**arguments)
+        args = arguments_as_sent(ctx, spec)
         assert isinstance(args, guarded.GuardedArgs | assets.UpdateArgs)
         return await result_or_error(spec.name, confirm_then_act(spec.name, plan, state, args, confirmation))
 

@@ -35,7 +35,7 @@ __all__ = ["prompt_refusals", "tool_call_refusals"]
 def tool_call_refusals(arg_models: Mapping[str, type[BaseModel]], withheld: frozenset[str]) -> ServerMiddleware[Any]:
     """``tools/call``: an unknown tool is -32602; the SDK's refusals of a call are reworded for a model.
 
-    ``arg_models`` holds each offered tool's argument model, the one the SDK validates with; ``withheld``, the
+    ``arg_models`` holds each offered tool's argument model, the one its calls are validated with; ``withheld``, the
     co_mcp tools this configuration leaves out (read-only mode, CO_MCP_TOOLS / CO_MCP_DISABLE).
     """
     offered = ", ".join(sorted(arg_models))
@@ -66,8 +66,9 @@ def tool_call_refusals(arg_models: Mapping[str, type[BaseModel]], withheld: froz
 def _plain_refusal(tool: str, model: type[BaseModel], arguments: Any, result: dict[str, Any]) -> str | None:
     """The SDK's own refusal of a call, reworded for a model: no Python names, type tags or links; or None.
 
-    The SDK validates a call's arguments with ``model`` before anything else runs, so an error result for
-    arguments that ``model`` rejects is that refusal: each field gets its line (co_mcp.validation). An
+    A call's arguments are validated with ``model`` before anything else runs, so an error result for
+    arguments that ``model`` rejects is that refusal, and the whole answer is the field lines, without the
+    SDK's "Error executing tool" in front (co_mcp.validation). An
     answer to the confirmation question that does not fit it (``"yes"`` for ``true``, no content) is refused
     by the SDK in words that name a Python function. Any other error result is co_mcp's own and stays.
     """

@@ -2,8 +2,17 @@
 
 Each reach says why co_mcp needs it and what happens if the SDK changes it. tests/server/test_sdk.py pins each
 one, so an SDK release that changes one fails there, by name, rather than quietly in front of a model. Each
-degrades to the SDK's own behaviour rather than breaking the server: a changed reach costs a wording or a
-little start-up time, never a tool.
+degrades to the SDK's own behaviour rather than breaking the server: a changed reach costs some tokens, a
+wording or a little start-up time, never a tool.
+
+Besides these, co_mcp relies on behaviour of the public API that the SDK's documentation does not spell out,
+each covered by tests through the real protocol:
+- a tool function whose signature declares no argument parameters gets an empty argument model that passes a
+  call's arguments through untouched (co_mcp validates them itself: tools.arguments_as_sent); test_sdk.py;
+- the SDK reads a tool function's parameters from its signature and Resolve markers from its type hints
+  (tools.make_sdk_tool sets both); every guarded tool's test in test_guard.py;
+- the request-state boundary unseals 2026-07-28 request state in the request's own task, before the tool runs
+  (guard.RecordingRequestStateCodec); test_guard.py's resends of one answered question.
 """
 
 from __future__ import annotations
@@ -12,57 +21,28 @@ import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from pydantic import BaseModel, ConfigDict
-
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from mcp.server.mcpserver.tools import Tool
 
-__all__ = [
-    "ValidateArgumentsAsSent",
-    "is_resolver_refusal",
-    "sdk_logging_setup_skipped",
-    "validate_with",
-]
+__all__ = ["compact_output_schema", "is_resolver_refusal", "sdk_logging_setup_skipped"]
 
 
-# --- 1. Arguments validated by the tool's own model, exactly as sent -------------------------------------
+# --- 1. A tool's output schema, compacted after the SDK derived it ----------------------------------------
 #
-# The SDK builds a tool's argument model from its function's signature. co_mcp's tools have their own pydantic
-# models (model-level rules included) whose schema is the published inputSchema, so the SDK is handed that model
-# instead (FuncMetadata.arg_model, an ArgModelBase): what the model is told and what is enforced are one thing.
-# And before validating, the SDK decodes any string sent for a non-``str`` field as JSON (a habit of one desktop
-# client), so a description "null" became no description and "null" passed for an enum; ValidateArgumentsAsSent
-# turns that off. If FuncMetadata stops calling pre_parse_json, the decoding comes back: test_sdk.py fails.
+# The SDK derives a tool's outputSchema from the return annotation (the view's model) and keeps it on
+# Tool.fn_metadata.output_schema, whose class documents that its fields are read live, so reassigning one takes
+# effect; co_mcp publishes the compacted schema (tools.compact_schema). Tool.output_schema caches it on first
+# read, so this runs before the tool is listed. If the SDK stops reading it live, tools/list shows the full
+# pydantic schema again, null branches and descriptions included (test_sdk.py and the tools/list snapshot fail).
 
 
-class ValidateArgumentsAsSent(FuncMetadata):
-    """The SDK's argument handling, minus its JSON decoding of strings: a string argument is text, and one of
-    the wrong type is refused with the field named."""
-
-    def pre_parse_json(self, data: dict[str, Any]) -> dict[str, Any]:
-        return data
-
-
-def validate_with(tool: Tool, args_model: type[BaseModel]) -> type[BaseModel]:
-    """Make ``tool`` validate its calls with ``args_model``, as sent; returns the model the SDK now uses.
-
-    Rejected input is hidden from the error messages: it may be long, or someone's secret pasted by mistake.
-    """
-    arg_model = type(
-        f"{tool.name}_arguments",
-        (args_model, ArgModelBase),
-        {
-            "model_config": ConfigDict(hide_input_in_errors=True, title=f"arguments of {tool.name}"),
-            "__module__": __name__,
-        },
-    )
-    current = tool.fn_metadata
-    fields = {name: getattr(current, name) for name in type(current).model_fields}
-    tool.fn_metadata = ValidateArgumentsAsSent(**(fields | {"arg_model": arg_model}))
-    return arg_model
+def compact_output_schema(tool: Tool, compact: Callable[..., dict[str, Any]]) -> None:
+    """Publish ``compact(schema, output=True)`` as the tool's outputSchema."""
+    metadata = tool.fn_metadata
+    if metadata.output_schema is not None:
+        metadata.output_schema = compact(metadata.output_schema, output=True)
 
 
 # --- 2. The SDK's refusal of an answer to a confirmation question ----------------------------------------

@@ -1,9 +1,13 @@
-"""Turning a tool declaration into an SDK tool: its published schemas, the one place errors become results, and
-the audit of plain writes.
+"""Turning a tool declaration into an SDK tool: its published schemas, its arguments validated as sent, the one
+place errors become results, and the audit of plain writes.
 
-Each tool's published ``inputSchema`` is its pydantic argument model's schema, and the SDK validates calls with
-that same model (model-level rules included; see ``sdk.validate_with``), so what the model is told and what is
-enforced cannot drift apart.
+Each tool's published ``inputSchema`` is its pydantic argument model's schema, and each call is validated with
+that same model (model-level rules included), so what the model is told and what is enforced cannot drift apart.
+The SDK's own argument handling is left with nothing to do: the function it is given declares no argument
+parameters, so its argument model is empty, and the tool reads the arguments exactly as the client sent them.
+(The SDK would first decode any string sent for a non-``str`` field as JSON, so a description "null" became no
+description, and "null" passed for an enum; as sent, a string is text, and one of the wrong type is refused with
+the field named.)
 """
 
 from __future__ import annotations
@@ -16,23 +20,30 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent
+from pydantic import ValidationError
 
 from co_mcp.audit import AuditLogError
 from co_mcp.errors import APIStatusError, CoMcpError, outcome_unknown
 from co_mcp.render import explain, render
-from co_mcp.server.sdk import validate_with
+from co_mcp.server.sdk import compact_output_schema
+from co_mcp.validation import describe_argument_errors
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-
-    from pydantic import BaseModel
 
     from co_mcp.server.catalog import ToolSpec
     from co_mcp.server.state import AppContext, AppState
     from co_mcp.tools.common import Args
     from co_mcp.tools.views import View
 
-__all__ = ["build_plain_tool", "compact_schema", "make_sdk_tool", "result_or_error", "tool_result"]
+__all__ = [
+    "arguments_as_sent",
+    "build_plain_tool",
+    "compact_schema",
+    "make_sdk_tool",
+    "result_or_error",
+    "tool_result",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +103,17 @@ def compact_schema(schema: dict[str, Any], *, output: bool = False) -> dict[str,
     return compacted
 
 
-# --- errors and results -----------------------------------------------------------------------------------
+# --- arguments, errors and results -----------------------------------------------------------------------------------
+
+
+def arguments_as_sent(ctx: Context[Any, Any], spec: ToolSpec) -> Args:
+    """The call's arguments, exactly as the client sent them, validated with the tool's model; or a ToolError
+    naming each field that is wrong (which the refusals middleware also makes the whole answer)."""
+    raw = (ctx.request_context.params or {}).get("arguments") or {}
+    try:
+        return spec.args.model_validate(raw)
+    except ValidationError as exc:
+        raise ToolError(describe_argument_errors(spec.name, spec.args, exc)) from None
 
 
 async def result_or_error(tool: str, work: Awaitable[View]) -> CallToolResult:
@@ -173,14 +194,12 @@ def unrecorded_note(exc: AuditLogError) -> str:
 # --- building the SDK tools ---------------------------------------------------------------------------------
 
 
-def build_plain_tool(spec: ToolSpec) -> tuple[Tool, type[BaseModel]]:
+def build_plain_tool(spec: ToolSpec) -> Tool:
     """A tool that acts when called: a read, or a write that is audited before it is sent."""
-    args_model = spec.args
 
-    async def call(ctx: AppContext, **arguments: Any) -> CallToolResult:
+    async def call(ctx: AppContext) -> CallToolResult:
         state: AppState = ctx.request_context.lifespan_context
-        # The SDK already validated the arguments with args_model (sdk.validate_with); this only rebuilds it.
-        args = args_model.model_construct(**arguments)
+        args = arguments_as_sent(ctx, spec)
         assert spec.run is not None
         if not spec.read_only:
             try:
@@ -217,11 +236,12 @@ def build_plain_tool(spec: ToolSpec) -> tuple[Tool, type[BaseModel]]:
 
 def make_sdk_tool(
     spec: ToolSpec, call: Callable[..., Awaitable[CallToolResult]], extra: list[inspect.Parameter]
-) -> tuple[Tool, type[BaseModel]]:
-    """The SDK tool that runs ``call``, and the model it validates arguments with.
+) -> Tool:
+    """The SDK tool that runs ``call``, publishing the tool's argument model as inputSchema.
 
-    ``call`` takes ``ctx``, the ``extra`` parameters (filled by the SDK's resolvers) and the tool's arguments. Its
-    result is the tool's view as a CallToolResult, published with the view's schema as outputSchema.
+    ``call`` takes ``ctx`` and the ``extra`` parameters (filled by the SDK's resolvers), and reads the tool's
+    arguments with ``arguments_as_sent``. Its result is the tool's view as a CallToolResult, published with the
+    view's schema as outputSchema.
     """
     parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *extra]
     returns = Annotated[CallToolResult, spec.output]
@@ -238,8 +258,6 @@ def make_sdk_tool(
         context_kwarg="ctx",
         structured_output=True,
     )
-    arg_model = validate_with(tool, spec.args)
     tool.parameters = compact_schema(spec.args.model_json_schema())
-    if tool.fn_metadata.output_schema is not None:
-        tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema, output=True)
-    return tool, arg_model
+    compact_output_schema(tool, compact_schema)
+    return tool

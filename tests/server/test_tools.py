@@ -1,4 +1,4 @@
-"""A tool declaration as an SDK tool: the published schemas, and errors becoming results."""
+"""A tool declaration as an SDK tool: the published schemas, arguments validated as sent, errors becoming results."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from co_mcp.server.tools import compact_schema
 from tests.conftest import ServerFactory, client_for
 
 pytestmark = pytest.mark.anyio
+
+
+def alice_asset(sandbox: Sandbox) -> str:
+    alice = sandbox.users["alice"].id
+    return next(r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready")
 
 
 def text(result: CallToolResult) -> str:
@@ -54,6 +59,38 @@ def test_a_short_length_cap_is_published() -> None:
 def test_output_schemas_lose_defaults_and_descriptions() -> None:
     schema = {"properties": {"state": {"type": "string", "default": "ready", "description": "for developers"}}}
     assert compact_schema(schema, output=True) == {"properties": {"state": {"type": "string"}}}
+
+
+# --- arguments, validated as sent with the tool's own model --------------------------------------------------
+
+
+async def test_a_json_string_sent_for_a_list_is_refused_not_decoded(mcp: Client, sandbox: Sandbox) -> None:
+    # A string where a list belongs is the wrong type, refused with the field named.
+    sandbox.request_log.clear()
+    result = await mcp.call_tool("update_data_asset", {"data_asset_id": alice_asset(sandbox), "tags": '["x"]'})
+    assert result.is_error
+    assert "- tags: " in text(result)
+    assert sandbox.request_log.entries == []
+
+
+async def test_json_null_sent_as_text_stays_text(mcp: Client, sandbox: Sandbox) -> None:
+    # Decoded as JSON (as the SDK's own argument handling does), "null" would be no description at all.
+    asset_id = alice_asset(sandbox)
+    result = await mcp.call_tool("update_data_asset", {"data_asset_id": asset_id, "description": "null"})
+    assert not result.is_error, text(result)
+    record = sandbox.store.get_asset(asset_id)
+    assert record is not None
+    assert record.description == "null"
+
+
+async def test_the_tool_models_own_rules_are_enforced(mcp: Client, sandbox: Sandbox) -> None:
+    # A model-level rule, which a model built from the function's signature would not have.
+    sandbox.request_log.clear()
+    arguments = {"data_asset_id": alice_asset(sandbox), "tags": ["a"], "add_tags": ["b"]}
+    result = await mcp.call_tool("update_data_asset", arguments)
+    assert result.is_error
+    assert "not both" in text(result)
+    assert sandbox.request_log.entries == []
 
 
 # --- errors never crash the server ------------------------------------------------------------------
