@@ -1,7 +1,5 @@
-"""The tools co_mcp offers: each one's name, words for the model, annotations, argument model, view and logic.
-
-Kept as it was in the single-module server; the tools' own declarations (co_mcp/tools/) replace it.
-"""
+"""The tools co_mcp offers, in the order tools/list shows them: each one's name, words for the model,
+annotations, argument model, view and logic."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ Each tool's published ``inputSchema`` is its pydantic argument model's schema, a
 that same model (model-level rules included), so what the model is told and what is enforced cannot drift apart.
 The SDK's own argument handling is left with nothing to do: the function it is given declares no argument
 parameters, so its argument model is empty, and the tool reads the arguments exactly as the client sent them.
-(The SDK would first decode any string sent for a non-``str`` field as JSON, so a description "null" became no
-description, and "null" passed for an enum; as sent, a string is text, and one of the wrong type is refused with
-the field named.)
+(The SDK would first decode any string sent for a non-``str`` field as JSON, so a description "null" would be no
+description, and "null" would pass for an enum; as sent, a string is text, and one of the wrong type is refused
+with the field named.)
 """
 
 from __future__ import annotations
