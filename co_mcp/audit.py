@@ -132,11 +132,10 @@ class AuditLog:
         try:
             await anyio.to_thread.run_sync(self._append, line)
         except AuditLogError as exc:
-            # The path is for the operator's stderr, never for a client that asked for log notifications.
+            # The path is for the operator's log, never for the client: the error it gets (explain) names none.
             where = self.path or "stderr"
             with contextlib.suppress(OSError, ValueError):  # stderr itself may be what failed
-                log.error("audit log %s: cannot write the %s line of %s: %s", where, outcome, tool, exc.reason,
-                          extra={"operator_only": True})  # fmt: skip
+                log.error("audit log %s: cannot write the %s line of %s: %s", where, outcome, tool, exc.reason)
             raise
 
     def read(self) -> list[dict[str, Any]]:

@@ -114,10 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    from co_mcp.exposure import is_loopback
     from co_mcp.sandbox import DEFAULT_TOKEN, Sandbox
     from co_mcp.sandbox.server import serve
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(args.host):
         log.warning("the sandbox's tokens are public; binding %s exposes it beyond this machine", args.host)
     try:
         sandbox = Sandbox(
@@ -182,17 +183,17 @@ def _serve(args: argparse.Namespace) -> int:
 def _http_credential(settings: Settings, args: argparse.Namespace) -> str | None:
     """The bearer token HTTP clients must send, made here when none is configured; or None.
 
-    A made token is shown once, on stderr, and nowhere else: not in a log record (a client that asked for
-    log notifications would get it), not on stdout. The opt-out gets a warning that cannot be turned down
+    A made token is shown once, on stderr, and nowhere else: not in a log record (log handlers may send
+    records anywhere), not on stdout. The opt-out gets a warning that cannot be turned down
     with --log-level. Beyond loopback nothing is made: the server refuses to start without CO_MCP_HTTP_TOKEN.
     """
     import secrets
 
-    from co_mcp.server import LOCAL_HOSTS
+    from co_mcp.exposure import is_loopback
 
     url = f"http://{f'[{args.host}]' if ':' in args.host else args.host}:{args.port}/mcp"
     if settings.http_no_auth:
-        if args.host in LOCAL_HOSTS and settings.http_token is None:
+        if is_loopback(args.host) and settings.http_token is None:
             print(
                 f"co-mcp: WARNING: NO AUTHENTICATION on {url} (--no-auth / CO_MCP_HTTP_NO_AUTH=1): any process or "
                 "user on this machine can call every tool, delete_data_asset included, with your Code Ocean access.",
@@ -200,7 +201,7 @@ def _http_credential(settings: Settings, args: argparse.Namespace) -> str | None
                 flush=True,
             )
         return None
-    if settings.http_token is not None or args.host not in LOCAL_HOSTS:
+    if settings.http_token is not None or not is_loopback(args.host):
         return None
     token = secrets.token_urlsafe(32)
     print(

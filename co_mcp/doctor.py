@@ -42,7 +42,6 @@ one would be refused with 403, which is worth fixing but breaks nothing else.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 import sys
 import time
@@ -68,6 +67,7 @@ from co_mcp.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from co_mcp.exposure import is_loopback, missing_beyond_loopback
 
 __all__ = ["Check", "diagnose", "run_doctor"]
 
@@ -131,17 +131,6 @@ def _settings_checks() -> tuple[Settings | None, list[Check]]:
     return settings, checks
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list[Check]]:
     checks: list[Check] = []
     domain = settings.codeocean_domain
@@ -173,7 +162,7 @@ def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list
         problem = str(exc).removeprefix(f"{exc.field}: ")
         return None, [Check(name, "FAIL", f"CODEOCEAN_{name.upper()} {problem}", f"correct CODEOCEAN_{name.upper()}")]
     parts = urlsplit(client.domain)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         checks.append(
             Check(
                 "domain",
@@ -356,14 +345,7 @@ def _safety_checks(settings: Settings) -> list[Check]:
     deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
     if not deployed:
         return checks
-    missing = [
-        name
-        for name, value in (
-            ("CO_MCP_HTTP_TOKEN", settings.http_token),
-            ("CO_MCP_ALLOWED_HOSTS", settings.allowed_hosts),
-        )
-        if not value
-    ]
+    missing = missing_beyond_loopback(allowed_hosts=settings.allowed_hosts, token=settings.http_token is not None)
     if missing:
         checks.append(
             Check(

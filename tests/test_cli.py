@@ -110,22 +110,6 @@ async def test_the_read_only_flag_offers_no_write_tools() -> None:
     assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
 
 
-BUILD = "from co_mcp.server import build_server; build_server(lambda: None)"
-
-
-def test_with_logging_configured_building_the_server_does_not_import_rich() -> None:
-    # The CLI configures stderr logging first; the SDK's rich handler would be discarded, so it is not built.
-    code = f"import logging, sys; logging.basicConfig(); {BUILD}; print('rich' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "False"
-
-
-def test_without_logging_configured_the_sdk_sets_it_up_as_usual() -> None:
-    code = f"import logging; {BUILD}; print(len(logging.getLogger().handlers))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == "1"
-
-
 # --- the HTTP transport's credential ------------------------------------------------------------------
 
 INIT = {

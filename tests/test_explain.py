@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from co_mcp.sandbox import Sandbox
-from tests.test_guard import text
+from tests.server.test_guard import text
 
 pytestmark = pytest.mark.anyio
 

@@ -1,9 +1,8 @@
 """The shared state store: each confirmation acts at most once, and the confirm secret survives a restart.
 
-The witness is the sandbox's request log: how many destructive requests reached "Code Ocean". Through
-the real protocol in-process (both eras for tokens; 2026-07-28 for request state, the only era in which
-an answered question can be sent again), and across real co-mcp processes sharing an SQLite file or a
-PostgreSQL server.
+The witness is the sandbox's request log: how many destructive requests reached "Code Ocean", across real
+co-mcp processes sharing an SQLite file or a PostgreSQL server. (At most once in-process, through the real
+protocol: tests/server/test_guard.py.)
 """
 
 from __future__ import annotations
@@ -17,17 +16,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, ElicitResult, InputRequiredResult, InputResponses
 
 from co_mcp.config import Settings, load_settings
 from co_mcp.errors import ConfigurationError
@@ -35,39 +31,10 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
 from co_mcp.server import ServerOptions
 from co_mcp.store import CLOCK_SKEW, ConfirmationStore, StoreError, load_or_create_secret, state_files
-from tests.conftest import ServerFactory
+from tests.server.test_guard import ALREADY, BURST, destructive_requests, performed, refusals, target, text, together
 from tests.test_config_examples import CO_MCP, HTTP, clean_env, compose, env_file, free_port
-from tests.test_guard import CASES, IDS, Case, answering, destructive_requests, target, text
 
 pytestmark = pytest.mark.anyio
-
-ALREADY = "This confirmation was already used at "
-BURST = 8
-YES = {"confirm": True}
-
-
-async def together(count: int, call: Callable[[int], Awaitable[Any]]) -> list[Any]:
-    """``count`` calls started at once; their results in order."""
-    results: list[Any] = [None] * count
-
-    async def one(index: int) -> None:
-        results[index] = await call(index)
-
-    async with anyio.create_task_group() as group:
-        for index in range(count):
-            group.start_soon(one, index)
-    return results
-
-
-def performed(result: CallToolResult) -> bool:
-    assert not result.is_error, text(result)
-    assert result.structured_content is not None
-    return bool(result.structured_content["performed"])
-
-
-def refusals(results: list[CallToolResult]) -> list[str]:
-    return [str((r.structured_content or {}).get("refused")) for r in results if not performed(r)]
-
 
 # --- PostgreSQL: a real server, started for this session ---------------------------------------------------
 
@@ -274,159 +241,6 @@ def test_an_unwritable_state_directory_falls_back_to_a_per_process_secret(
         options = ServerOptions.from_settings(Settings(state_dir=blocked / "state", audit_log="-"))
     assert len(options.signer.secret) == 32
     assert "will not survive a restart" in caplog.text
-
-
-# --- at most once, in-process --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_concurrent_confirmations_with_one_token_act_once(
-    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
-) -> None:
-    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
-    async with Client(make_server(case.user), mode=mode) as client:
-        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
-        sandbox.request_log.clear()
-        results = await together(BURST, lambda _: client.call_tool(case.tool, {**arguments, "confirm_token": token}))
-    assert destructive_requests(sandbox) == [case.operation]
-    assert sum(performed(result) for result in results) == 1
-    assert all(ALREADY in refused for refused in refusals(results))
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_a_token_replayed_after_the_action_says_what_it_did_and_acts_no_more(
-    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
-) -> None:
-    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
-    async with Client(make_server(case.user), mode=mode) as client:
-        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
-        assert performed(await client.call_tool(case.tool, {**arguments, "confirm_token": token}))
-        sandbox.request_log.clear()
-        replay = await client.call_tool(case.tool, {**arguments, "confirm_token": token})
-    assert not performed(replay)
-    assert ALREADY in text(replay)
-    assert f"{case.tool} on 1 data asset(s): 1 done; nothing was done again." in text(replay)
-    assert destructive_requests(sandbox) == []
-
-
-async def test_a_used_token_whose_action_could_happen_again_comes_with_a_fresh_preview(
-    make_server: ServerFactory, mode: str, sandbox: Sandbox
-) -> None:
-    asset_id = target(sandbox)
-    arguments = {"data_asset_ids": [asset_id]}
-    async with Client(make_server(), mode=mode) as client:
-        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
-        assert performed(await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token}))
-        record = sandbox.store.get_asset(asset_id)
-        assert record is not None
-        record.archived = False  # someone unarchives it: the previewed state is back
-        sandbox.store.save_asset(record)
-        sandbox.request_log.clear()
-        replay = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
-        fresh = replay.structured_content["confirm_token"]
-        again = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": fresh})
-    assert ALREADY in replay.structured_content["refused"]
-    assert "This is a fresh preview with a new token." in replay.structured_content["refused"]
-    assert fresh != token
-    assert performed(again)
-    assert destructive_requests(sandbox) == ["archive"]
-
-
-async def test_a_confirmation_is_refused_when_the_store_cannot_record_it(
-    make_server: ServerFactory, mode: str, sandbox: Sandbox, tmp_path: Path
-) -> None:
-    blocked = tmp_path / "a-file"
-    blocked.write_text("")
-    arguments = {"data_asset_ids": [target(sandbox)]}
-    async with Client(make_server(store=ConfirmationStore.sqlite(blocked / "state.sqlite3")), mode=mode) as client:
-        token = (await client.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
-        sandbox.request_log.clear()
-        result = await client.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
-    assert not performed(result)
-    assert "cannot be marked used; nothing was done" in text(result)
-    assert destructive_requests(sandbox) == []
-
-
-# Request state exists only in 2026-07-28 ("auto"): in 2025-11-25 the answer comes over the back-channel
-# within the call and cannot be sent again.
-
-
-async def ask(client: Client, case: Case, arguments: dict[str, Any]) -> InputRequiredResult:
-    asked = await client.session.call_tool(case.tool, arguments, allow_input_required=True)
-    assert isinstance(asked, InputRequiredResult), asked
-    return asked
-
-
-async def answer(client: Client, case: Case, arguments: dict[str, Any], asked: InputRequiredResult) -> Any:
-    """Send the user's yes to ``asked``, as the client does: the answers and the request state echoed."""
-    assert asked.input_requests is not None
-    yes: InputResponses = {name: ElicitResult(action="accept", content=YES) for name in asked.input_requests}
-    return await client.session.call_tool(
-        case.tool, arguments, input_responses=yes, request_state=asked.request_state, allow_input_required=True
-    )
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-async def test_concurrent_resends_of_one_answered_question_act_once(
-    case: Case, make_server: ServerFactory, sandbox: Sandbox
-) -> None:
-    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
-    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
-        asked = await ask(client, case, arguments)
-        sandbox.request_log.clear()
-        results = await together(BURST, lambda _: answer(client, case, arguments, asked))
-    assert destructive_requests(sandbox) == [case.operation]
-    assert sum(performed(result) for result in results) == 1
-    assert all(ALREADY in refused for refused in refusals(results))
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.tool != "transfer_data_asset"], ids=IDS[:3])
-async def test_an_answered_question_resent_after_the_action_says_it_already_happened(
-    case: Case, make_server: ServerFactory, sandbox: Sandbox
-) -> None:
-    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
-    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
-        asked = await ask(client, case, arguments)
-        assert performed(await answer(client, case, arguments, asked))
-        sandbox.request_log.clear()
-        replay = await answer(client, case, arguments, asked)
-    assert isinstance(replay, CallToolResult)
-    assert not performed(replay)
-    assert ALREADY in text(replay)
-    assert destructive_requests(sandbox) == []
-
-
-async def test_an_answered_transfer_resent_after_it_happened_asks_again_about_the_new_state(
-    make_server: ServerFactory, sandbox: Sandbox
-) -> None:
-    # After a transfer there is still something to do (transfer again, from the new place): the resent
-    # answer is to an older question, so the user is asked the new one rather than told "already".
-    case = next(c for c in CASES if c.tool == "transfer_data_asset")
-    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
-    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
-        asked = await ask(client, case, arguments)
-        assert performed(await answer(client, case, arguments, asked))
-        sandbox.request_log.clear()
-        replay = await answer(client, case, arguments, asked)
-    assert isinstance(replay, InputRequiredResult)
-    assert destructive_requests(sandbox) == []
-
-
-async def test_a_new_question_about_a_state_seen_before_can_act_again(
-    make_server: ServerFactory, sandbox: Sandbox
-) -> None:
-    # What is claimed is one asked-and-answered question, not "this action on this state": when the
-    # asset is unarchived and the user is asked again and says yes again, the archive happens again.
-    asset_id = target(sandbox)
-    async with Client(make_server(), mode="auto", elicitation_callback=answering("accept", YES)) as client:
-        sandbox.request_log.clear()
-        for _ in range(2):
-            assert performed(await client.call_tool("archive_data_asset", {"data_asset_ids": [asset_id]}))
-            record = sandbox.store.get_asset(asset_id)
-            assert record is not None
-            record.archived = False
-            sandbox.store.save_asset(record)
-    assert destructive_requests(sandbox) == ["archive", "archive"]
 
 
 # --- at most once, across processes --------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import binascii
 import io
 import json
 import logging
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -33,12 +32,10 @@ import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import (
     CallToolResult,
     ElicitRequestParams,
     ElicitResult,
-    LoggingMessageNotificationParams,
     ResourceTemplateReference,
     TextContent,
     TextResourceContents,
@@ -295,16 +292,7 @@ async def test_no_canary_reaches_any_output(
             sandboxes.append(sandbox)
             factory = lambda sandbox=sandbox: client_for(sandbox)  # noqa: E731
 
-            # A client that asked for every log notification co_mcp sends.
-            async def heard(params: LoggingMessageNotificationParams) -> None:
-                sinks.add("log_notifications", params.model_dump(mode="json"))
-
-            listening = {"logging_callback": heard, "log_level": "debug"}
-            async with serving(factory, AuditLog(audit_file), mode, **listening) as client:
-                if mode == "legacy":
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", MCPDeprecationWarning)  # 2025-11-25 clients still use it
-                        await client.set_logging_level("debug")
+            async with serving(factory, AuditLog(audit_file), mode) as client:
                 calls += await session(client, sandbox, sinks)
             # A client that can answer the confirmation question itself.
             async with serving(factory, AuditLog(audit_file), mode, elicitation_callback=accept) as client:
@@ -343,7 +331,6 @@ async def test_no_canary_reaches_any_output(
             calls += await mcp_over_http(url, sandbox, sinks)
         config_errors(tmp_path, sinks)
         reprs(sandboxes[0], sinks)
-    assert sinks.by_sink.get("log_notifications"), "the clients asked for log notifications and got some"
     sinks.by_sink["logs"] = records.lines
     sinks.by_sink["audit_log"] = [audit_file.read_text(encoding="utf-8")]
     sinks.by_sink["request_log"] = [repr(entry) for box in sandboxes for entry in box.request_log.entries]

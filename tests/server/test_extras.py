@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 from mcp import Client
@@ -61,30 +60,6 @@ async def test_prompts_are_listed_with_descriptions(mcp: Client) -> None:
 async def test_find_dataset_prompt_carries_the_analysis(mcp: Client) -> None:
     prompt = await mcp.get_prompt("find_dataset", {"analysis": "differential expression in PBMC"})
     assert "differential expression in PBMC" in str(prompt.messages[0].content)
-
-
-async def test_an_unknown_prompt_is_invalid_params(mcp: Client, caplog: pytest.LogCaptureFixture) -> None:
-    # A client's mistake, not a server crash: -32602 naming the prompt (the SDK alone answers with an
-    # internal error, or code 0 over JSON-RPC, and logs a traceback).
-    with pytest.raises(MCPError) as caught:
-        await mcp.get_prompt("no_such_prompt")
-    assert caught.value.error.code == -32602
-    assert "no_such_prompt" in caught.value.error.message
-    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
-
-
-async def test_a_prompt_without_its_required_argument_is_invalid_params(mcp: Client) -> None:
-    with pytest.raises(MCPError) as caught:
-        await mcp.get_prompt("find_dataset", {})
-    assert caught.value.error.code == -32602
-    assert "analysis" in caught.value.error.message
-
-
-async def test_a_prompt_with_an_unknown_argument_is_invalid_params(mcp: Client) -> None:
-    with pytest.raises(MCPError) as caught:
-        await mcp.get_prompt("tidy_up", {"older_than_days": "30", "colour": "red"})
-    assert caught.value.error.code == -32602
-    assert "colour" in caught.value.error.message
 
 
 async def test_completion_offers_ids_of_assets_named_like_the_prefix(mcp: Client, sandbox: Sandbox) -> None:

@@ -1,4 +1,4 @@
-"""Real transports: co-mcp as a stdio subprocess, and streamable HTTP over loopback with its guards."""
+"""Serving: co-mcp as a stdio subprocess, and streamable HTTP over loopback with its guards."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from co_mcp.errors import ConfigurationError
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import serving
 from co_mcp.server import ServerOptions, build_server, http_app
+from co_mcp.server.http import transport_security
 from tests.conftest import SECRET, client_for
-from tests.test_server import alice_asset
 
 pytestmark = pytest.mark.anyio
 
@@ -35,6 +35,11 @@ INIT = {
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def alice_asset(sandbox: Sandbox) -> str:
+    alice = sandbox.users["alice"].id
+    return next(r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready")
 
 
 def clean_env() -> dict[str, str]:
@@ -175,6 +180,22 @@ def test_binding_beyond_loopback_with_both_set_builds_an_app() -> None:
     server = build_server(lambda: client_for(Sandbox(assets=1)))
     settings = Settings(allowed_hosts=["mcp.example.org"], http_token="t0ken")
     assert http_app(server, settings, "0.0.0.0") is not None
+
+
+def test_any_loopback_address_gets_the_loopback_rules_and_accepts_its_own_host() -> None:
+    security = transport_security(Settings(), "127.0.0.2", token=BEARER)
+    assert security.enable_dns_rebinding_protection
+    assert security.allowed_hosts == ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.2:*"]
+
+
+def test_on_loopback_the_configured_origins_replace_the_local_ones() -> None:
+    security = transport_security(Settings(allowed_origins=["https://app.example.org"]), "127.0.0.1", token=BEARER)
+    assert security.allowed_origins == ["https://app.example.org"]
+
+
+def test_on_loopback_without_configured_origins_only_local_pages_may_call() -> None:
+    security = transport_security(Settings(), "::1", token=BEARER)
+    assert security.allowed_origins == ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 
 @pytest.mark.loopback

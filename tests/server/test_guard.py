@@ -1,8 +1,10 @@
-"""The confirmation guard: nothing destructive reaches Code Ocean without a confirmation of exactly that action.
+"""The confirmation guard: nothing destructive reaches Code Ocean without a confirmation of exactly that action,
+and each confirmation acts at most once.
 
 Each guarded tool is driven through the real protocol in both eras, on both confirmation paths
 (elicitation, and preview + confirm_token), and the sandbox's request log is the witness of what
-did or did not arrive.
+did or did not arrive. Request state exists only in 2026-07-28, the only era in which an answered
+question can be sent again.
 """
 
 from __future__ import annotations
@@ -10,21 +12,31 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ElicitationFnT
-from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, ElicitRequestParams, ElicitResult, ErrorData, TextContent
+from mcp.types import (
+    CallToolResult,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    InputRequiredResult,
+    InputResponses,
+    TextContent,
+)
 
 from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
+from co_mcp.store import ConfirmationStore
 from tests.conftest import SECRET, ServerFactory, client_for
 
 pytestmark = pytest.mark.anyio
@@ -111,6 +123,34 @@ def answering(action: str, content: dict[str, Any] | None = None, asked: list[st
         return ElicitResult(action=action, content=content)
 
     return elicit
+
+
+ALREADY = "This confirmation was already used at "
+BURST = 8
+YES = {"confirm": True}
+
+
+async def together(count: int, call: Callable[[int], Awaitable[Any]]) -> list[Any]:
+    """``count`` calls started at once; their results in order."""
+    results: list[Any] = [None] * count
+
+    async def one(index: int) -> None:
+        results[index] = await call(index)
+
+    async with anyio.create_task_group() as group:
+        for index in range(count):
+            group.start_soon(one, index)
+    return results
+
+
+def performed(result: CallToolResult) -> bool:
+    assert not result.is_error, text(result)
+    assert result.structured_content is not None
+    return bool(result.structured_content["performed"])
+
+
+def refusals(results: list[CallToolResult]) -> list[str]:
+    return [str((r.structured_content or {}).get("refused")) for r in results if not performed(r)]
 
 
 # --- preview + token path (client without elicitation) ------------------------------------------
@@ -369,42 +409,6 @@ async def test_a_batch_reports_each_item_and_one_failure_does_not_hide_the_other
     assert _archived(sandbox, mine)
 
 
-# --- what the model can do at all ------------------------------------------------------------------------
-
-
-async def test_read_only_mode_lists_no_write_tools(make_server: ServerFactory, mode: str) -> None:
-    async with Client(make_server(read_only=True), mode=mode) as client:
-        tools = (await client.list_tools()).tools
-    assert tools
-    assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools)
-
-
-async def test_read_only_mode_calls_to_write_tools_are_unknown(
-    make_server: ServerFactory, mode: str, sandbox: Sandbox
-) -> None:
-    async with Client(make_server(read_only=True), mode=mode) as client:
-        sandbox.request_log.clear()
-        with pytest.raises(MCPError) as refused:
-            await client.call_tool("delete_data_asset", {"data_asset_ids": [target(sandbox)]})
-    assert refused.value.error.code == INVALID_PARAMS
-    assert "Unknown tool: 'delete_data_asset' (not offered here: read-only mode" in refused.value.error.message
-    assert sandbox.request_log.entries == []
-
-
-async def test_a_deny_list_removes_a_tool(make_server: ServerFactory, mode: str) -> None:
-    async with Client(make_server(deny=frozenset({"delete_data_asset"})), mode=mode) as client:
-        names = {tool.name for tool in (await client.list_tools()).tools}
-    assert "delete_data_asset" not in names
-    assert "archive_data_asset" in names
-
-
-async def test_an_allow_list_keeps_only_its_tools(make_server: ServerFactory, mode: str) -> None:
-    allow = frozenset({"search_data_assets", "get_data_asset"})
-    async with Client(make_server(allow=allow), mode=mode) as client:
-        names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names == allow
-
-
 # --- audit ---------------------------------------------------------------------------------------------
 
 
@@ -558,3 +562,200 @@ async def test_an_action_that_may_have_happened_is_unknown_not_failed(
     assert [item["outcome"] for item in result.structured_content["items"]] == ["unknown"]
     assert "may or may not" in text(result)
     assert [r["outcome"] for r in options.audit.read() if r["tool"] == "archive_data_asset"] == ["attempt", "unknown"]
+
+
+# --- the user's answer: only the JSON true is a yes -------------------------------------------------
+#
+# Lax pydantic read "yes", "true", "on" and 1 as true. A client that sends those did not send what was
+# asked for, so nothing is done and the model reads a plain sentence, with no Python names in it.
+
+NOT_YES = {
+    "the string yes": {"confirm": "yes"},
+    "the string true": {"confirm": "true"},
+    "the number 1": {"confirm": 1},
+    "the string on": {"confirm": "on"},
+    "no confirm field": {"ok": True},
+    "no content": None,
+}
+PYTHON_NAMES = ("Resolver", "co_mcp", "<locals>", "pydantic", "type=", "Error executing", "ValidationError")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_only_true_acts(case: Any, make_server: ServerFactory, mode: str, sandbox: Sandbox) -> None:
+    asset_id = target(sandbox)
+    elicit = answering("accept", {"confirm": True})
+    async with Client(make_server(case.user), mode=mode, elicitation_callback=elicit) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool(case.tool, {"data_asset_ids": [asset_id], **case.extra})
+    assert not result.is_error, text(result)
+    assert destructive_requests(sandbox) == [case.operation]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("answer", list(NOT_YES.values()), ids=list(NOT_YES))
+async def test_an_answer_that_is_not_true_sends_nothing_and_says_so_plainly(
+    case: Any, answer: dict[str, Any] | None, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    async with Client(make_server(case.user), mode=mode, elicitation_callback=answering("accept", answer)) as client:
+        sandbox.request_log.clear()
+        result = await client.call_tool(case.tool, {"data_asset_ids": [asset_id], **case.extra})
+    assert destructive_requests(sandbox) == []
+    assert not case.done(sandbox, asset_id)
+    said = text(result)
+    assert result.is_error
+    assert "nothing was done" in said
+    assert [name for name in PYTHON_NAMES if name in said] == []
+
+
+# --- at most once, in-process --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_concurrent_confirmations_with_one_token_act_once(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode=mode) as client:
+        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
+        sandbox.request_log.clear()
+        results = await together(BURST, lambda _: client.call_tool(case.tool, {**arguments, "confirm_token": token}))
+    assert destructive_requests(sandbox) == [case.operation]
+    assert sum(performed(result) for result in results) == 1
+    assert all(ALREADY in refused for refused in refusals(results))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_a_token_replayed_after_the_action_says_what_it_did_and_acts_no_more(
+    case: Case, make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode=mode) as client:
+        token = (await client.call_tool(case.tool, arguments)).structured_content["confirm_token"]
+        assert performed(await client.call_tool(case.tool, {**arguments, "confirm_token": token}))
+        sandbox.request_log.clear()
+        replay = await client.call_tool(case.tool, {**arguments, "confirm_token": token})
+    assert not performed(replay)
+    assert ALREADY in text(replay)
+    assert f"{case.tool} on 1 data asset(s): 1 done; nothing was done again." in text(replay)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_used_token_whose_action_could_happen_again_comes_with_a_fresh_preview(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    arguments = {"data_asset_ids": [asset_id]}
+    async with Client(make_server(), mode=mode) as client:
+        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
+        assert performed(await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token}))
+        record = sandbox.store.get_asset(asset_id)
+        assert record is not None
+        record.archived = False  # someone unarchives it: the previewed state is back
+        sandbox.store.save_asset(record)
+        sandbox.request_log.clear()
+        replay = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+        fresh = replay.structured_content["confirm_token"]
+        again = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": fresh})
+    assert ALREADY in replay.structured_content["refused"]
+    assert "This is a fresh preview with a new token." in replay.structured_content["refused"]
+    assert fresh != token
+    assert performed(again)
+    assert destructive_requests(sandbox) == ["archive"]
+
+
+async def test_a_confirmation_is_refused_when_the_store_cannot_record_it(
+    make_server: ServerFactory, mode: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    arguments = {"data_asset_ids": [target(sandbox)]}
+    async with Client(make_server(store=ConfirmationStore.sqlite(blocked / "state.sqlite3")), mode=mode) as client:
+        token = (await client.call_tool("delete_data_asset", arguments)).structured_content["confirm_token"]
+        sandbox.request_log.clear()
+        result = await client.call_tool("delete_data_asset", {**arguments, "confirm_token": token})
+    assert not performed(result)
+    assert "cannot be marked used; nothing was done" in text(result)
+    assert destructive_requests(sandbox) == []
+
+
+# Request state exists only in 2026-07-28 ("auto"): in 2025-11-25 the answer comes over the back-channel
+# within the call and cannot be sent again.
+
+
+async def ask(client: Client, case: Case, arguments: dict[str, Any]) -> InputRequiredResult:
+    asked = await client.session.call_tool(case.tool, arguments, allow_input_required=True)
+    assert isinstance(asked, InputRequiredResult), asked
+    return asked
+
+
+async def answer(client: Client, case: Case, arguments: dict[str, Any], asked: InputRequiredResult) -> Any:
+    """Send the user's yes to ``asked``, as the client does: the answers and the request state echoed."""
+    assert asked.input_requests is not None
+    yes: InputResponses = {name: ElicitResult(action="accept", content=YES) for name in asked.input_requests}
+    return await client.session.call_tool(
+        case.tool, arguments, input_responses=yes, request_state=asked.request_state, allow_input_required=True
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+async def test_concurrent_resends_of_one_answered_question_act_once(
+    case: Case, make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        sandbox.request_log.clear()
+        results = await together(BURST, lambda _: answer(client, case, arguments, asked))
+    assert destructive_requests(sandbox) == [case.operation]
+    assert sum(performed(result) for result in results) == 1
+    assert all(ALREADY in refused for refused in refusals(results))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tool != "transfer_data_asset"], ids=IDS[:3])
+async def test_an_answered_question_resent_after_the_action_says_it_already_happened(
+    case: Case, make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        assert performed(await answer(client, case, arguments, asked))
+        sandbox.request_log.clear()
+        replay = await answer(client, case, arguments, asked)
+    assert isinstance(replay, CallToolResult)
+    assert not performed(replay)
+    assert ALREADY in text(replay)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_an_answered_transfer_resent_after_it_happened_asks_again_about_the_new_state(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    # After a transfer there is still something to do (transfer again, from the new place): the resent
+    # answer is to an older question, so the user is asked the new one rather than told "already".
+    case = next(c for c in CASES if c.tool == "transfer_data_asset")
+    arguments = {"data_asset_ids": [target(sandbox)], **case.extra}
+    async with Client(make_server(case.user), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        asked = await ask(client, case, arguments)
+        assert performed(await answer(client, case, arguments, asked))
+        sandbox.request_log.clear()
+        replay = await answer(client, case, arguments, asked)
+    assert isinstance(replay, InputRequiredResult)
+    assert destructive_requests(sandbox) == []
+
+
+async def test_a_new_question_about_a_state_seen_before_can_act_again(
+    make_server: ServerFactory, sandbox: Sandbox
+) -> None:
+    # What is claimed is one asked-and-answered question, not "this action on this state": when the
+    # asset is unarchived and the user is asked again and says yes again, the archive happens again.
+    asset_id = target(sandbox)
+    async with Client(make_server(), mode="auto", elicitation_callback=answering("accept", YES)) as client:
+        sandbox.request_log.clear()
+        for _ in range(2):
+            assert performed(await client.call_tool("archive_data_asset", {"data_asset_ids": [asset_id]}))
+            record = sandbox.store.get_asset(asset_id)
+            assert record is not None
+            record.archived = False
+            sandbox.store.save_asset(record)
+    assert destructive_requests(sandbox) == ["archive", "archive"]

@@ -1,6 +1,6 @@
 """tools/list pinned: an interface change (name, annotations, schema, description) must be deliberate.
 
-To accept a deliberate change: ``pytest tests/test_tools_snapshot.py --inline-snapshot=fix``.
+To accept a deliberate change: ``pytest tests/server/test_tools_list.py --inline-snapshot=fix``.
 """
 
 from __future__ import annotations
@@ -52,4 +52,4 @@ async def test_tool_names_and_annotations(mcp: Client) -> None:
 
 
 async def test_the_whole_tools_list(mcp: Client) -> None:
-    assert await listing(mcp) == external_file("snapshots/tools_list.json")
+    assert await listing(mcp) == external_file("../snapshots/tools_list.json")

@@ -1,4 +1,5 @@
-"""Argument errors, through the real protocol: one line per field, its path and what is allowed.
+"""A client's mistaken call answered as one, through the real protocol: an unknown tool or prompt, or prompt
+arguments that do not fit, is -32602; argument errors read one line per field, its path and what is allowed.
 
 For every tool, invalid arguments of every kind the published schema allows to make (wrong type, missing
 required, unknown field at the top and inside, out of range, outside length or item bounds, not in an
@@ -10,12 +11,14 @@ rejected input or Python names, and nothing reaches the sandbox.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
 
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
@@ -129,3 +132,46 @@ async def test_an_unknown_key_is_named_cleaned_and_capped(mcp: Client) -> None:
     assert line.startswith('- "bogus')
     assert "\u202e" not in line
     assert len(line) < 300
+
+
+async def test_argument_errors_carry_no_documentation_links(mcp: Client) -> None:
+    result = await mcp.call_tool("get_data_asset", {"data_asset_ids": ["not-a-uuid"]})
+    assert result.is_error
+    assert "arguments of get_data_asset" in text(result)
+    assert "errors.pydantic.dev" not in text(result)
+
+
+# --- unknown tools and prompts, prompt arguments ----------------------------------------------------------
+
+
+async def test_an_unknown_tool_is_a_protocol_error_listing_the_tools(mcp: Client, sandbox: Sandbox) -> None:
+    with pytest.raises(MCPError) as refused:
+        await mcp.call_tool("delete_everything", {})
+    assert refused.value.error.code == INVALID_PARAMS
+    assert refused.value.error.message.startswith("Unknown tool: 'delete_everything'; tools: ")
+    assert "search_data_assets" in refused.value.error.message
+    assert sandbox.request_log.entries == []
+
+
+async def test_an_unknown_prompt_is_invalid_params(mcp: Client, caplog: pytest.LogCaptureFixture) -> None:
+    # A client's mistake, not a server crash: -32602 naming the prompt (the SDK alone answers with an
+    # internal error, or code 0 over JSON-RPC, and logs a traceback).
+    with pytest.raises(MCPError) as caught:
+        await mcp.get_prompt("no_such_prompt")
+    assert caught.value.error.code == -32602
+    assert "no_such_prompt" in caught.value.error.message
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_prompt_without_its_required_argument_is_invalid_params(mcp: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await mcp.get_prompt("find_dataset", {})
+    assert caught.value.error.code == -32602
+    assert "analysis" in caught.value.error.message
+
+
+async def test_a_prompt_with_an_unknown_argument_is_invalid_params(mcp: Client) -> None:
+    with pytest.raises(MCPError) as caught:
+        await mcp.get_prompt("tidy_up", {"older_than_days": "30", "colour": "red"})
+    assert caught.value.error.code == -32602
+    assert "colour" in caught.value.error.message
