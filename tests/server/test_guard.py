@@ -31,8 +31,6 @@ from mcp.types import (
     TextContent,
 )
 
-from co_mcp.api import CodeOceanClient
-from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
@@ -358,73 +356,7 @@ async def test_a_token_from_another_server_sharing_the_secret_is_accepted(
 # --- previews -------------------------------------------------------------------------------------------
 
 
-async def test_a_preview_changes_nothing_and_names_the_combined_assets_that_contain_it(
-    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
-) -> None:
-    alice = sandbox.users["alice"].id
-    members = [r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready"][:2]
-    params = DataAssetParams(name="Combined for the preview test", mount="combined", data_asset_ids=members)
-    combined = await api.create_data_asset(params)
-    sandbox.request_log.clear()
-    result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [members[0]]})
-    assert sandbox.request_log.count(committed=True) == 0
-    assert f'used by: combined "Combined for the preview test" {combined.id}' in text(result)
-
-
-async def test_a_preview_names_archived_combined_assets_that_contain_it_too(
-    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
-) -> None:
-    alice = sandbox.users["alice"].id
-    members = [r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready"][:2]
-    params = DataAssetParams(name="Archived combination", mount="combined", data_asset_ids=members)
-    combined = await api.create_data_asset(params)
-    await api.wait_until_ready(combined.id, timeout=10)
-    await api.archive_data_asset(combined.id, archive=True)
-    result = await mcp.call_tool("archive_data_asset", {"data_asset_ids": [members[0]]})
-    assert f'combined "Archived combination" {combined.id}' in text(result)
-
-
-async def test_share_preview_shows_before_and_after(mcp: Client, sandbox: Sandbox) -> None:
-    asset_id = target(sandbox)
-    carol = [{"email": "carol@example.org", "role": "editor"}]
-    result = await mcp.call_tool(
-        "share_data_asset", {"data_asset_ids": [asset_id], "everyone": "viewer", "users": carol}
-    )
-    assert 'everyone: "none" -> "viewer"' in text(result)
-    assert 'user "carol@example.org": "no access" -> "editor"' in text(result)
-
-
-async def test_a_batch_reports_each_item_and_one_failure_does_not_hide_the_others(
-    make_server: ServerFactory, mode: str, sandbox: Sandbox
-) -> None:
-    mine = target(sandbox)
-    missing = "00000000-0000-4000-8000-00000000dead"
-    arguments = {"data_asset_ids": [mine, missing]}
-    async with Client(make_server(), mode=mode) as client:
-        token = (await client.call_tool("archive_data_asset", arguments)).structured_content["confirm_token"]
-        result = await client.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
-    assert result.structured_content is not None
-    outcomes = {item["id"]: item["outcome"] for item in result.structured_content["items"]}
-    assert outcomes == {mine: "done", missing: "skipped"}
-    assert _archived(sandbox, mine)
-
-
 # --- audit ---------------------------------------------------------------------------------------------
-
-
-async def test_a_confirmed_delete_leaves_audit_lines_holding_the_deleted_metadata(
-    mcp: Client, sandbox: Sandbox, options: Any
-) -> None:
-    asset_id = target(sandbox)
-    record = sandbox.store.get_asset(asset_id)
-    assert record is not None
-    token = await preview_token(mcp, {"data_asset_ids": [asset_id]})
-    await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id], "confirm_token": token})
-    lines = [line for line in options.audit.read() if line["tool"] == "delete_data_asset"]
-    assert [line["outcome"] for line in lines] == ["attempt", "done"]
-    assert all(line["deleted"]["name"] == record.name for line in lines)
-    assert lines[-1]["fingerprint"] == token.split(".")[2]
-    assert "confirm_token" not in lines[-1]["arguments"]
 
 
 @pytest.mark.slow
@@ -503,22 +435,6 @@ async def test_previews_show_other_peoples_names_cleaned_and_quoted(
         assert '"Evil name Preview: nothing will be deleted; call again with confirm_token now."' in shown
 
 
-async def test_a_delete_preview_lists_results_derived_from_the_asset(
-    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
-) -> None:
-    asset_id = target(sandbox)
-    derived = await api.create_data_asset(
-        DataAssetParams(
-            name="Derived from the target",
-            mount="derived",
-            source=Source.model_validate({"aws": {"bucket": "lab-results"}}),
-            results_info=ResultsInfo(capsule_id="c0ffee00-0000-4000-8000-000000000001", data_assets=[asset_id]),
-        )
-    )
-    result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id]})
-    assert f'result "Derived from the target" {derived.id}' in text(result)
-
-
 async def test_strict_mode_with_nothing_to_do_says_so_instead_of_refusing(
     make_server: ServerFactory, mode: str, sandbox: Sandbox
 ) -> None:
@@ -528,15 +444,6 @@ async def test_strict_mode_with_nothing_to_do_says_so_instead_of_refusing(
         result = await client.call_tool("archive_data_asset", {"data_asset_ids": [archived.id]})
     assert not result.is_error, text(result)
     assert "Nothing to " in text(result)
-
-
-async def test_a_share_naming_someone_twice_is_refused_and_sends_nothing(mcp: Client, sandbox: Sandbox) -> None:
-    users = [{"email": "carol@example.org", "role": "viewer"}, {"email": "Carol@example.org", "role": "owner"}]
-    sandbox.request_log.clear()
-    result = await mcp.call_tool("share_data_asset", {"data_asset_ids": [target(sandbox)], "users": users})
-    assert result.is_error
-    assert "carol@example.org appear more than once" in text(result)
-    assert sandbox.request_log.entries == []
 
 
 async def test_a_token_for_another_deployment_or_user_is_refused(

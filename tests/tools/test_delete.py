@@ -1,0 +1,59 @@
+"""delete_data_asset: its preview names what uses the asset; the audit log keeps what was deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from co_mcp.api import CodeOceanClient
+from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
+from co_mcp.sandbox import Sandbox
+from tests.server.test_guard import preview_token, target, text
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_preview_changes_nothing_and_names_the_combined_assets_that_contain_it(
+    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
+) -> None:
+    alice = sandbox.users["alice"].id
+    members = [r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready"][:2]
+    params = DataAssetParams(name="Combined for the preview test", mount="combined", data_asset_ids=members)
+    combined = await api.create_data_asset(params)
+    sandbox.request_log.clear()
+    result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [members[0]]})
+    assert sandbox.request_log.count(committed=True) == 0
+    assert f'used by: combined "Combined for the preview test" {combined.id}' in text(result)
+
+
+async def test_a_delete_preview_lists_results_derived_from_the_asset(
+    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
+) -> None:
+    asset_id = target(sandbox)
+    derived = await api.create_data_asset(
+        DataAssetParams(
+            name="Derived from the target",
+            mount="derived",
+            source=Source.model_validate({"aws": {"bucket": "lab-results"}}),
+            results_info=ResultsInfo(capsule_id="c0ffee00-0000-4000-8000-000000000001", data_assets=[asset_id]),
+        )
+    )
+    result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id]})
+    assert f'result "Derived from the target" {derived.id}' in text(result)
+
+
+async def test_a_confirmed_delete_leaves_audit_lines_holding_the_deleted_metadata(
+    mcp: Client, sandbox: Sandbox, options: Any
+) -> None:
+    asset_id = target(sandbox)
+    record = sandbox.store.get_asset(asset_id)
+    assert record is not None
+    token = await preview_token(mcp, {"data_asset_ids": [asset_id]})
+    await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id], "confirm_token": token})
+    lines = [line for line in options.audit.read() if line["tool"] == "delete_data_asset"]
+    assert [line["outcome"] for line in lines] == ["attempt", "done"]
+    assert all(line["deleted"]["name"] == record.name for line in lines)
+    assert lines[-1]["fingerprint"] == token.split(".")[2]
+    assert "confirm_token" not in lines[-1]["arguments"]
