@@ -1,13 +1,20 @@
-"""The client's connection pool under bursts: CPU per call with co_mcp's pool against httpx2's stock one.
+"""What httpx2's connection pool costs the client under bursts: one shared pool against pools of one connection.
 
     python bench/bench_pool.py              # 20 alternating pairs of bursts; writes its section of RESULTS.md
     python bench/bench_pool.py --pairs 1 --no-write                   # the smoke run the tests use
 
-Two ``CodeOceanClient``s in this process, one on ``co_mcp.api.pool.PooledTransport`` (the default) and one on
-``httpx2.AsyncHTTPTransport`` with the same limits, each getting one asset 32 times at once from a
-``co-mcp sandbox`` on loopback with 100 ms latency: the pool then holds 32 connections, idle between bursts.
-Reports the process CPU time per call of each (``time.process_time`` around each burst, both clients alternating
-after a warm-up burst) and the median of the per-pair ratios.
+Each burst gets one asset 32 times at once from a ``co-mcp sandbox`` on loopback with 100 ms latency, so 32
+connections are open and idle between bursts. Two set-ups alternate, after a warm-up burst each:
+
+- shared: one ``CodeOceanClient`` with its default limits, as co_mcp runs: one pool of 32 connections;
+- single: 32 ``CodeOceanClient``s with one connection each, one call per client: the same 32 requests on the same
+  32 sockets at once, but every pool holds a single connection.
+
+httpx2's pool walks all of its connections each time a request joins or leaves it, and asks each idle one whether
+the server has closed it, so its cost per call grows with the pool's size; everything else (co_mcp's own work,
+the HTTP exchange, the event loop's 32 sockets) is the same in both. Reports the process CPU time per call of each
+(``time.process_time`` around each burst) and the median of the per-pair ratios shared / single: what the pool's
+bookkeeping costs, which an incremental pool (pydantic/httpx2#1169) would take towards 1.0x.
 """
 
 from __future__ import annotations
@@ -18,21 +25,22 @@ import datetime as dt
 import statistics
 import sys
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx2
 
 from co_mcp.api import CodeOceanClient
-from co_mcp.api.client import DEFAULT_LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS = 32
+ONE_CONNECTION = httpx2.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=30.0)
 
 
-async def burst(client: CodeOceanClient, asset_id: str) -> float:
-    """CPU time per call of one burst, in ms."""
+async def burst(clients: list[CodeOceanClient], asset_id: str) -> float:
+    """CPU time per call of one burst of ``CALLS`` gets, spread over ``clients`` in turn, in ms."""
     started = time.process_time()
-    await asyncio.gather(*(client.get_data_asset(asset_id) for _ in range(CALLS)))
+    await asyncio.gather(*(clients[n % len(clients)].get_data_asset(asset_id) for n in range(CALLS)))
     return (time.process_time() - started) / CALLS * 1e3
 
 
@@ -41,36 +49,38 @@ async def run(pairs: int) -> list[str]:
 
     with sandbox("latency:100ms") as domain:
         asset_id = await prepare_asset(domain)
-        ours = CodeOceanClient(domain, TOKEN)
-        stock = CodeOceanClient(domain, TOKEN, transport=httpx2.AsyncHTTPTransport(limits=DEFAULT_LIMITS))
-        mine: list[float] = []
-        theirs: list[float] = []
-        async with ours, stock:
-            await burst(ours, asset_id)  # warm-up: 32 connections each
-            await burst(stock, asset_id)
+        async with AsyncExitStack() as stack:
+            shared = [await stack.enter_async_context(CodeOceanClient(domain, TOKEN))]
+            single = [
+                await stack.enter_async_context(CodeOceanClient(domain, TOKEN, limits=ONE_CONNECTION))
+                for _ in range(CALLS)
+            ]
+            await burst(shared, asset_id)  # warm-up: 32 connections each way
+            await burst(single, asset_id)
+            one_pool: list[float] = []
+            many_pools: list[float] = []
             for n in range(pairs):
                 # Which goes first alternates too, so that neither always follows the other's burst.
-                first, second = ((ours, mine), (stock, theirs)) if n % 2 == 0 else ((stock, theirs), (ours, mine))
-                for client, into in (first, second):
-                    into.append(await burst(client, asset_id))
-    ratio = statistics.median(a / b for a, b in zip(mine, theirs, strict=True))
+                order = [(shared, one_pool), (single, many_pools)]
+                for clients, into in order if n % 2 == 0 else reversed(order):
+                    into.append(await burst(clients, asset_id))
+    ratio = statistics.median(a / b for a, b in zip(one_pool, many_pools, strict=True))
     line = (
-        f"Client CPU per call in bursts of {CALLS} gets (100 ms upstream latency, a pool of 32 connections): "
-        f"co_mcp's pool {statistics.median(mine):.2f} ms (min {min(mine):.2f}), httpx2's stock pool "
-        f"{statistics.median(theirs):.2f} ms (min {min(theirs):.2f}): **{ratio:.2f}x**, the median of {pairs} "
-        "per-pair ratios."
+        f"Client CPU per call in bursts of {CALLS} gets (100 ms upstream latency): one pool of {CALLS} connections "
+        f"{statistics.median(one_pool):.2f} ms (min {min(one_pool):.2f}), {CALLS} pools of one connection "
+        f"{statistics.median(many_pools):.2f} ms (min {min(many_pools):.2f}): **{ratio:.2f}x**, the median of "
+        f"{pairs} per-pair ratios."
     )
     print(line, flush=True)
     return [
-        "## Client pool under bursts (issue E)",
+        "## Client pool under bursts (issue E; stock pool since issue I)",
         "",
         f"Measured {dt.date.today().isoformat()} on {machine()} by `python bench/bench_pool.py`.",
         "",
         line,
         "",
-        "httpcore2 asks every idle connection whether the server has closed it each time a request joins or leaves "
-        "the pool; co_mcp's streams answer from the socket kept at connect time instead of anyio's attribute "
-        "table (`co_mcp/api/pool.py`).",
+        "The excess is httpx2's pool bookkeeping: it walks every connection each time a request joins or leaves "
+        "the pool, and asks each idle one whether the server has closed it.",
         "",
     ]
 

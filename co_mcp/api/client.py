@@ -56,7 +56,6 @@ from co_mcp.api.models import (
     Permissions,
     TransferDataParams,
 )
-from co_mcp.api.pool import pooled_transport
 from co_mcp.errors import (
     APIStatusError,
     CodeOceanError,
@@ -231,8 +230,9 @@ class CodeOceanClient:
     """Async client for Code Ocean's data-asset API (``{domain}/api/v1/``).
 
     Use as an async context manager, or call ``aclose()``: it owns one ``httpx2.AsyncClient`` whose
-    connections every call shares. ``transport`` lets tests and the embedded sandbox run the API
-    in-process (``httpx2.ASGITransport``).
+    connection pool (httpx2's own, sized by ``limits``) every call shares; proxies come from the
+    environment (``HTTPS_PROXY``, ``NO_PROXY``, ...) as httpx2 reads them. ``transport`` lets tests and
+    the embedded sandbox run the API in-process (``httpx2.ASGITransport``).
     """
 
     def __init__(
@@ -264,7 +264,7 @@ class CodeOceanClient:
             base_url=f"{self.domain}/api/v1/",
             timeout=timeout,
             limits=limits,
-            transport=transport if transport is not None else pooled_transport(limits),
+            transport=transport,
             headers={"Agent-Id": agent_id, "User-Agent": f"co-mcp/{__version__} httpx2/{httpx2.__version__}"},
             follow_redirects=False,
         )

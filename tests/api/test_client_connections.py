@@ -1,24 +1,22 @@
-"""The client's connection pool over real loopback sockets: its cheaper keep-alive probe gives the same answers."""
+"""The client's connections over real loopback sockets: kept alive, replaced when the server closed them, TLS, proxies.
+
+The pool is httpx2's own; these pin what co_mcp relies on it for, over real sockets rather than a mock transport.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2
 import pytest
 import trustme
 
 from co_mcp.api import CodeOceanClient, RetryEvent
-from co_mcp.api import pool as pool_module
-from co_mcp.api.client import DEFAULT_LIMITS
-from co_mcp.api.pool import PooledTransport, socket_readable
 from tests.api.test_client_wire import ASSET_ID, FAST, asset
 
 pytestmark = [pytest.mark.anyio, pytest.mark.loopback]
@@ -94,95 +92,44 @@ async def loopback_server(
         await asyncio.wait_for(asyncio.gather(*state.handlers), 5)  # no handler outlives the test
 
 
-def count_probes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Record every answer the pool's readability probe gives."""
-    answers: list[bool] = []
-
-    def counted(sock: socket.socket | None) -> bool:
-        answers.append(socket_readable(sock))
-        return answers[-1]
-
-    monkeypatch.setattr(pool_module, "socket_readable", counted)
-    return answers
-
-
-def test_an_idle_connected_socket_is_not_readable() -> None:
-    ours, theirs = socket.socketpair()
-    with ours, theirs:
-        assert socket_readable(ours) is False
-
-
-def test_a_socket_the_peer_closed_is_readable() -> None:
-    ours, theirs = socket.socketpair()
-    with ours:
-        theirs.close()
-        assert socket_readable(ours) is True
-
-
-def test_a_missing_or_closed_socket_counts_as_readable() -> None:
-    closed = socket.socket()
-    closed.close()
-    assert socket_readable(None) is True
-    assert socket_readable(closed) is True
-
-
-async def test_the_pool_replaces_a_kept_alive_connection_the_server_closed() -> None:
+async def test_the_client_reuses_a_connection_the_server_keeps_open() -> None:
     async with (
-        loopback_server(b"{}", closes_idle=True) as (url, server),
-        httpx2.AsyncClient(transport=PooledTransport(DEFAULT_LIMITS)) as http,
+        loopback_server(json.dumps(asset()).encode(), closes_idle=False) as (url, server),
+        CodeOceanClient(url, "cop_pool_token", retry=FAST) as client,
     ):
-        first = await http.get(f"{url}/one")
-        await server.close_idle_connections()
-        second = await http.get(f"{url}/two")
-    assert (first.status_code, second.status_code) == (200, 200)
-    assert server.requests_per_connection == [1, 1]
-
-
-async def test_the_pool_reuses_a_connection_the_server_keeps_open() -> None:
-    async with (
-        loopback_server(b"{}", closes_idle=False) as (url, server),
-        httpx2.AsyncClient(transport=PooledTransport(DEFAULT_LIMITS)) as http,
-    ):
-        for n in range(3):
-            (await http.get(f"{url}/{n}")).raise_for_status()
+        for _ in range(3):
+            await client.get_data_asset(ASSET_ID)
     assert server.requests_per_connection == [3]
 
 
-async def test_the_client_probes_idle_connections_through_its_own_pool(monkeypatch: pytest.MonkeyPatch) -> None:
-    probes = count_probes(monkeypatch)
-    async with (
-        loopback_server(json.dumps(asset()).encode(), closes_idle=False) as (url, _),
-        CodeOceanClient(url, "cop_pool_token", retry=FAST) as client,
-    ):
-        await client.get_data_asset(ASSET_ID)
-        await client.get_data_asset(ASSET_ID)
-    assert probes  # the pool asked our streams
-    assert not any(probes)  # and the open connection was not taken for closed
-
-
-async def test_the_client_sends_no_request_on_a_connection_the_server_closed_while_idle() -> None:
-    retries: list[RetryEvent] = []
-    async with (
-        loopback_server(json.dumps(asset()).encode(), closes_idle=True) as (url, server),
-        CodeOceanClient(url, "cop_pool_token", retry=FAST, on_retry=retries.append) as client,
-    ):
-        await client.get_data_asset(ASSET_ID)
-        await server.close_idle_connections()
-        again = await client.get_data_asset(ASSET_ID)
-    assert again.id == ASSET_ID
-    assert retries == []  # not rescued by a retry: the pool saw the close before sending
-    assert server.requests_per_connection == [1, 1]
-
-
-async def test_the_client_speaks_tls_through_the_pool_and_trusts_ssl_cert_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # How a private Code Ocean deployment's CA is trusted: SSL_CERT_FILE, as httpx2 reads it.
+@pytest.fixture
+def trusted_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A server certificate for 127.0.0.1 from a throwaway CA, which the client trusts through SSL_CERT_FILE: how a
+    private Code Ocean deployment's CA is trusted, as httpx2 reads it."""
     authority = trustme.CA()
     authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(served)
+    return served
+
+
+async def test_the_client_speaks_tls_to_a_server_whose_ca_is_in_ssl_cert_file(trusted_tls: ssl.SSLContext) -> None:
+    async with (
+        loopback_server(json.dumps(asset()).encode(), closes_idle=False, tls=trusted_tls) as (url, server),
+        CodeOceanClient(url, "cop_pool_token", retry=FAST) as client,
+    ):
+        found = await client.get_data_asset(ASSET_ID)
+    assert url.startswith("https://")
+    assert found.id == ASSET_ID
+    assert server.requests_per_connection == [1]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
+async def test_the_client_sends_no_request_on_a_connection_the_server_closed_while_idle(
+    tls: bool, request: pytest.FixtureRequest
+) -> None:
+    served: ssl.SSLContext | None = request.getfixturevalue("trusted_tls") if tls else None
     retries: list[RetryEvent] = []
     async with (
         loopback_server(json.dumps(asset()).encode(), closes_idle=True, tls=served) as (url, server),
@@ -191,9 +138,8 @@ async def test_the_client_speaks_tls_through_the_pool_and_trusts_ssl_cert_file(
         await client.get_data_asset(ASSET_ID)
         await server.close_idle_connections()
         again = await client.get_data_asset(ASSET_ID)
-    assert url.startswith("https://")
     assert again.id == ASSET_ID
-    assert retries == []
+    assert retries == []  # not rescued by a retry: the pool saw the close before sending
     assert server.requests_per_connection == [1, 1]
 
 
