@@ -733,13 +733,17 @@ def _shows_update(asset: DataAsset, params: DataAssetUpdateParams) -> bool:
 
 @contextlib.contextmanager
 def _transport_errors(method: str, path: str) -> Iterator[None]:
-    """httpx2's transport failures as ours, saying whether the request may have reached the server."""
+    """Transport failures as ours, saying whether the request may have reached the server.
+
+    httpx2's own transports raise httpx2's exceptions; a transport of another kind (in-process, such as an ASGI
+    app's, or a caller's own) may raise the operating system's ``ConnectionError`` family instead.
+    """
     try:
         yield
-    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as exc:
+    except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, ConnectionRefusedError) as exc:
         # Nothing was written to the server: safe to send again, whatever the operation.
         raise _transport_error(exc, method, path, reached=False) from None
-    except httpx2.TransportError as exc:
+    except (httpx2.TransportError, ConnectionError) as exc:
         raise _transport_error(exc, method, path, reached=True) from None
 
 
@@ -749,7 +753,7 @@ def _range_total(headers: httpx2.Headers) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def _transport_error(exc: httpx2.TransportError, method: str, path: str, *, reached: bool) -> TransportError:
+def _transport_error(exc: Exception, method: str, path: str, *, reached: bool) -> TransportError:
     kind = type(exc).__name__
     if isinstance(exc, httpx2.TimeoutException):
         return RequestTimeoutError(

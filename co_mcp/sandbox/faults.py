@@ -10,12 +10,11 @@ Faults, and what the client sees:
   status (429 carries ``Retry-After``). The app is not called: nothing is committed.
 - **latency**: a delay (fixed or uniform in a range) before the request reaches the app; rules add up.
 - **drop**: the connection dies mid-response: a ``200`` head with a Content-Length, part of the body,
-  then nothing. The app is not called. Over real HTTP (uvicorn) the client sees a protocol error,
-  httpx2's ``RemoteProtocolError: peer closed connection without sending complete message body``.
-  In-process, ``httpx2.ASGITransport`` cannot see a closed socket (it asserts the response completed),
-  so there the injector raises ``InjectedDisconnect``, itself an ``httpx2.RemoteProtocolError``, which
-  ASGITransport hands to the client unchanged (its default ``raise_app_exceptions=True``): the same
-  exception type either way.
+  then nothing. The app is not called. Over real HTTP (uvicorn) the client sees the connection close
+  before the promised body has arrived (httpx2: ``RemoteProtocolError: peer closed connection without
+  sending complete message body``). In-process there is no connection to close, so the injector raises
+  ``InjectedDisconnect``, a ``ConnectionResetError``, which an in-process transport such as
+  ``httpx2.ASGITransport`` hands to its caller unchanged (with its default ``raise_app_exceptions=True``).
 - **commit-then-fail**: the request goes through to the app (the change is applied), then its response
   is thrown away and replaced by an error status, or by a stall (sleep, then drop as above). This is
   the ambiguous failure a client must reconcile: did the create happen? By default it applies to
@@ -76,7 +75,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
 import anyio
-import httpx2
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -489,8 +487,8 @@ class FaultPlan:
 # --- the middleware -----------------------------------------------------------------------------------
 
 
-class InjectedDisconnect(httpx2.RemoteProtocolError):
-    """Raised in-process (httpx2.ASGITransport) for a dropped connection; see the module docstring."""
+class InjectedDisconnect(ConnectionResetError):
+    """Raised in-process, where there is no connection to close, for a dropped connection (see the module docstring)."""
 
 
 _DEFAULT_MESSAGES: Final[dict[int, str]] = {
@@ -569,8 +567,8 @@ async def _drop(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": _DROP_SENT, "more_body": True})
     # A server speaking the ASGI HTTP spec (uvicorn, hypercorn: they set spec_version) closes the
-    # connection when the app returns mid-body. httpx2.ASGITransport has no connection to close and
-    # asserts instead, so in-process we raise the error the client would have seen over the wire.
+    # connection when the app returns mid-body. An in-process transport has no connection to close (httpx2's
+    # asserts that the response completed), so there the drop is raised as the connection error it stands for.
     if "spec_version" not in scope.get("asgi", {}):
         raise InjectedDisconnect(
             f"peer closed connection without sending complete message body "

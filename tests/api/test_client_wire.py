@@ -257,7 +257,14 @@ async def test_an_update_whose_read_back_fails_stays_unknown() -> None:
 
 
 @pytest.mark.parametrize(
-    "failure", [httpx2.Response(502), httpx2.ReadTimeout("stalled"), httpx2.RemoteProtocolError("x")]
+    "failure",
+    [
+        httpx2.Response(502),
+        httpx2.ReadTimeout("stalled"),
+        httpx2.RemoteProtocolError("x"),
+        # What an in-process transport (the sandbox's dropped connections under ASGITransport) raises.
+        ConnectionResetError("reset"),
+    ],
 )
 async def test_writes_whose_retries_run_out_ambiguously_report_outcome_unknown(
     failure: httpx2.Response | Exception,
@@ -289,8 +296,9 @@ async def test_a_write_refused_429_every_time_is_plainly_rate_limited() -> None:
             await client.archive_data_asset(ASSET_ID)
 
 
-async def test_a_write_that_never_connected_is_a_plain_connect_error() -> None:
-    recorder = Recorder(*[httpx2.ConnectError("refused")] * FAST.attempts)
+@pytest.mark.parametrize("refused", [httpx2.ConnectError("refused"), ConnectionRefusedError("refused")])
+async def test_a_write_that_never_connected_is_a_plain_connect_error(refused: Exception) -> None:
+    recorder = Recorder(*[refused] * FAST.attempts)
     async with client_for(recorder) as client:
         with pytest.raises(ConnectError):
             await client.archive_data_asset(ASSET_ID)
