@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from co_mcp.api.domain import domain_problem
 from co_mcp.errors import ConfigurationError
 
 __all__ = ["CredentialSet", "GcpCredentials", "Settings", "load_settings"]
@@ -195,30 +195,6 @@ class Settings(BaseSettings):
                 "or run `co-mcp --sandbox` to try co_mcp against a local sandbox with demo data"
             )
         return self.codeocean_domain, self.codeocean_token
-
-
-def domain_problem(domain: str) -> str | None:
-    """What is wrong with a CODEOCEAN_DOMAIN value, in words that never repeat it, or None if it is usable.
-
-    The value may hold a password (``https://user:pw@host``) or be a token pasted into the wrong variable,
-    and the message goes to a terminal, a client's log window or a support ticket.
-    """
-    text = domain.strip()
-    parts = urlsplit(text)
-    example = "a URL such as https://codeocean.example.com"
-    if "://" not in text:
-        return (
-            f"must be {example}, and this is not a URL (an access token belongs in CODEOCEAN_TOKEN)"
-            if text
-            else f"is empty: set it to {example}"
-        )
-    if parts.scheme not in ("http", "https"):
-        return f"must be {example}: it must start with https:// (or http://)"
-    if parts.username is not None or parts.password is not None:
-        return "must not contain a user name or password: the access token belongs in CODEOCEAN_TOKEN"
-    if not parts.hostname:
-        return f"must be {example}: it has no host name"
-    return None
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -44,6 +44,7 @@ import stamina
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from co_mcp import __version__
+from co_mcp.api.domain import normalise_domain
 from co_mcp.api.models import (
     CustomMetadataSchema,
     DataAsset,
@@ -249,7 +250,7 @@ class CodeOceanClient:
         on_retry: Callable[[RetryEvent], None] | None = None,
         reconcile_delays: tuple[float, ...] = (0.0, 1.0, 3.0),
     ) -> None:
-        self.domain = _normalise_domain(domain)
+        self.domain = normalise_domain(domain)
         secret = token if isinstance(token, SecretStr) else SecretStr(token)
         if not secret.get_secret_value():
             raise InvalidArgumentError("token", "is empty; set CODEOCEAN_TOKEN to a Code Ocean access token")
@@ -785,19 +786,6 @@ def _parse(response: httpx2.Response, model: type[_ModelT]) -> _ModelT:
             method=method,
             path=path,
         ) from None
-
-
-def _normalise_domain(domain: str) -> str:
-    text = domain.strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        # Not repeated: the value may be a token pasted into the wrong setting.
-        raise InvalidArgumentError("domain", "must be a URL such as https://codeocean.example.com (http or https)")
-    if parts.username or parts.password:
-        raise InvalidArgumentError("domain", "must not contain credentials; set CODEOCEAN_TOKEN instead")
-    if parts.path.endswith("/api/v1"):
-        text = text[: -len("/api/v1")]
-    return text
 
 
 def _validate_create_ids(params: DataAssetParams) -> None:
