@@ -1,12 +1,13 @@
 """The async Code Ocean data-asset client: one shared httpx2 connection pool, timeouts, retries, typed errors.
 
-Retries (stamina, jittered exponential backoff, Retry-After honoured and clamped) depend on whether an
-operation is safe to repeat:
+Retries (stamina, jittered exponential backoff, Retry-After honoured and clamped) depend on how safely an
+operation may be sent again, its ``RetrySafety``:
 
-* ``REPEATABLE``: reads, search (a POST that changes nothing), update (PUT sets a state), archive
-  (PATCH sets a flag), set permissions (upserts a state) and delete (a 404 after a retried delete
-  means it is done). Retried on 429, 502, 503, 504, connection errors and timeouts; reads and search
-  also on 500.
+* ``READ``: reads and search (a POST that changes nothing). Retried on 429, 500, 502, 503, 504,
+  connection errors and timeouts; a failure is a plain failure, never an unknown outcome.
+* ``REPEATABLE``: update (PUT sets a state), archive (PATCH sets a flag), set permissions (upserts a
+  state) and delete (a 404 after a retried delete means it is done). Retried on 429, 502, 503, 504,
+  connection errors and timeouts; not on 500, which on a write may mean "done, then failed".
 * ``ONCE``: create and transfer. Retried only when the request cannot have reached the server: a
   connection that never opened, a pool timeout, or a 429 (a rate limiter rejects before doing work).
 
@@ -106,8 +107,8 @@ _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _T = TypeVar("_T")
 
 
-class Repeat(Enum):
-    """How freely a request may be sent again after a failure (see the module docstring)."""
+class RetrySafety(Enum):
+    """How safely a request may be sent again after a failure: the retry rules of each are in the module docstring."""
 
     READ = "read"
     REPEATABLE = "repeatable"
@@ -293,14 +294,14 @@ class CodeOceanClient:
     # --- data assets ----------------------------------------------------------------------------
 
     async def get_data_asset(self, data_asset_id: str) -> DataAsset:
-        response = await self._request("GET", _asset_path(data_asset_id), repeat=Repeat.READ)
+        response = await self._request("GET", _asset_path(data_asset_id), safety=RetrySafety.READ)
         return _parse(response, DataAsset)
 
     async def update_data_asset(self, data_asset_id: str, params: DataAssetUpdateParams) -> DataAsset:
         """Change only the fields given (``None`` = unchanged; ``tags`` replaces the list)."""
         path = _asset_path(data_asset_id)
         try:
-            response = await self._request("PUT", path, json=params.to_wire(), repeat=Repeat.REPEATABLE)
+            response = await self._request("PUT", path, json=params.to_wire(), safety=RetrySafety.REPEATABLE)
         except WriteOutcomeUnknownError as unknown:
             # The asset as it is now settles it when it shows every requested value; else it stays unknown.
             try:
@@ -323,7 +324,7 @@ class CodeOceanClient:
         body = params.to_wire()
         body["tags"] = [*params.tags, nonce]
         try:
-            response = await self._request("POST", "data_assets", json=body, repeat=Repeat.ONCE)
+            response = await self._request("POST", "data_assets", json=body, safety=RetrySafety.ONCE)
             asset = _parse(response, DataAsset)
         except (WriteOutcomeUnknownError, InvalidResponseError) as exc:
             log.warning("create: %s; reconciling by tag %s before deciding anything", _describe(exc), nonce)
@@ -334,14 +335,14 @@ class CodeOceanClient:
         path = _asset_path(data_asset_id, "/archive")
         # The SDK sends Python's True/False; the docs show lowercase. The server takes both.
         params = {"archive": "true" if archive else "false"}
-        await self._request("PATCH", path, params=params, repeat=Repeat.REPEATABLE, expect_body=False)
+        await self._request("PATCH", path, params=params, safety=RetrySafety.REPEATABLE, expect_body=False)
 
     async def delete_data_asset(self, data_asset_id: str) -> None:
         """Delete permanently. A 404 on a *retried* attempt means an earlier attempt already deleted it."""
         path = _asset_path(data_asset_id)
         attempts: list[int] = []
         try:
-            await self._request("DELETE", path, repeat=Repeat.REPEATABLE, expect_body=False, attempts_out=attempts)
+            await self._request("DELETE", path, safety=RetrySafety.REPEATABLE, expect_body=False, attempts_out=attempts)
         except NotFoundError:
             if len(attempts) > 1:
                 log.info("delete %s: 404 on attempt %d, so an earlier attempt succeeded", path, len(attempts))
@@ -361,17 +362,17 @@ class CodeOceanClient:
     # --- permissions ----------------------------------------------------------------------------
 
     async def get_permissions(self, data_asset_id: str) -> Permissions:
-        response = await self._request("GET", _asset_path(data_asset_id, "/permissions"), repeat=Repeat.READ)
+        response = await self._request("GET", _asset_path(data_asset_id, "/permissions"), safety=RetrySafety.READ)
         return _parse(response, Permissions)
 
     async def update_permissions(self, data_asset_id: str, permissions: Permissions) -> None:
         path = _asset_path(data_asset_id, "/permissions")
-        await self._request("POST", path, json=permissions.to_wire(), repeat=Repeat.REPEATABLE, expect_body=False)
+        await self._request("POST", path, json=permissions.to_wire(), safety=RetrySafety.REPEATABLE, expect_body=False)
 
     # --- search ---------------------------------------------------------------------------------
 
     async def search_data_assets(self, params: DataAssetSearchParams) -> DataAssetSearchResults:
-        response = await self._request("POST", "data_assets/search", json=params.to_wire(), repeat=Repeat.READ)
+        response = await self._request("POST", "data_assets/search", json=params.to_wire(), safety=RetrySafety.READ)
         return _parse(response, DataAssetSearchResults)
 
     async def iter_data_assets(
@@ -412,13 +413,13 @@ class CodeOceanClient:
     async def list_data_asset_files(self, data_asset_id: str, path: str = "") -> Folder:
         """One folder level of an internal asset (``""`` is the root)."""
         response = await self._request(
-            "POST", _asset_path(data_asset_id, "/files"), json={"path": path}, repeat=Repeat.READ
+            "POST", _asset_path(data_asset_id, "/files"), json={"path": path}, safety=RetrySafety.READ
         )
         return _parse(response, Folder)
 
     async def get_data_asset_file_urls(self, data_asset_id: str, path: str) -> FileURLs:
         response = await self._request(
-            "GET", _asset_path(data_asset_id, "/files/urls"), params={"path": path}, repeat=Repeat.READ
+            "GET", _asset_path(data_asset_id, "/files/urls"), params={"path": path}, safety=RetrySafety.READ
         )
         return _parse(response, FileURLs)
 
@@ -436,7 +437,7 @@ class CodeOceanClient:
         async def fetch() -> FileChunk:
             return await self._fetch_range(url, offset, length)
 
-        return await self._retrying("GET", url, Repeat.READ, fetch)
+        return await self._retrying("GET", url, RetrySafety.READ, fetch)
 
     async def _fetch_range(self, url: str, offset: int, length: int) -> FileChunk:
         shown = _short(url)
@@ -470,10 +471,10 @@ class CodeOceanClient:
 
     async def transfer_data_asset(self, data_asset_id: str, params: TransferDataParams) -> None:
         path = _asset_path(data_asset_id, "/transfer")
-        await self._request("POST", path, json=params.to_wire(), repeat=Repeat.ONCE, expect_body=False)
+        await self._request("POST", path, json=params.to_wire(), safety=RetrySafety.ONCE, expect_body=False)
 
     async def get_custom_metadata_schema(self) -> CustomMetadataSchema:
-        response = await self._request("GET", "custom_metadata", repeat=Repeat.READ)
+        response = await self._request("GET", "custom_metadata", safety=RetrySafety.READ)
         return _parse(response, CustomMetadataSchema)
 
     # --- waiting --------------------------------------------------------------------------------
@@ -562,7 +563,7 @@ class CodeOceanClient:
         method: str,
         path: str,
         *,
-        repeat: Repeat,
+        safety: RetrySafety,
         json: Any = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -576,24 +577,24 @@ class CodeOceanClient:
                 expect_body=expect_body, authenticated=authenticated,
             )  # fmt: skip
 
-        return await self._retrying(method, path, repeat, send, attempts_out)
+        return await self._retrying(method, path, safety, send, attempts_out)
 
     async def _retrying(
         self,
         method: str,
         path: str,
-        repeat: Repeat,
+        safety: RetrySafety,
         send: Callable[[], Awaitable[_T]],
         attempts_out: list[int] | None = None,
     ) -> _T:
-        """Run ``send`` under the retry policy for ``repeat`` (see the module docstring)."""
+        """Run ``send`` under the retry rules for ``safety`` (see the module docstring)."""
         policy = self.retry
         last: dict[str, Any] = {}
 
         def backoff(exc: Exception) -> bool | float:
-            if repeat is not Repeat.READ and "ambiguous" not in last and _ambiguous(exc):
+            if safety is not RetrySafety.READ and "ambiguous" not in last and _ambiguous(exc):
                 last["ambiguous"] = exc  # the first attempt that may have been applied, unanswered
-            if not _should_retry(exc, repeat):
+            if not _should_retry(exc, safety):
                 return False
             delay: float | None = None
             if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
@@ -623,7 +624,7 @@ class CodeOceanClient:
             # A write whose last answer is ambiguous, or refused (429, no connection) after an earlier attempt
             # that was: the change may have been made, so "failed" would be a lie.
             earlier = last.get("ambiguous")
-            if repeat is Repeat.READ or not (_ambiguous(exc) or earlier is not None):
+            if safety is RetrySafety.READ or not (_ambiguous(exc) or earlier is not None):
                 raise
             if earlier is exc or _ambiguous(exc):
                 earlier = None  # the last answer says it all
@@ -678,18 +679,18 @@ class CodeOceanClient:
         )
 
 
-def _should_retry(exc: Exception, repeat: Repeat) -> bool:
+def _should_retry(exc: Exception, safety: RetrySafety) -> bool:
     if isinstance(exc, TransportError):
-        return repeat is not Repeat.ONCE or not exc.may_have_reached_server
+        return safety is not RetrySafety.ONCE or not exc.may_have_reached_server
     if isinstance(exc, APIStatusError):
         if exc.status_code == 429:
             return True
-        if repeat is Repeat.ONCE:
+        if safety is RetrySafety.ONCE:
             return False
         if exc.status_code in (502, 503, 504):
             return True
         # A 500 on a read changes nothing when repeated; on a write it may mean "done, then failed".
-        return exc.status_code == 500 and repeat is Repeat.READ
+        return exc.status_code == 500 and safety is RetrySafety.READ
     return False
 
 
