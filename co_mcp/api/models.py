@@ -1,4 +1,4 @@
-"""Pydantic models of every Code Ocean data-asset object the API sends or accepts.
+"""Pydantic models of the Code Ocean data-asset objects co_mcp reads from the API or sends to it.
 
 Response models are tolerant: unknown keys are ignored, ``size`` may arrive as a string, epoch
 fields as floats, ``next_token`` as a number (docs/codeocean-api.md §4, §9), and an enum value this version
@@ -42,11 +42,8 @@ __all__ = [
     "GroupPermission",
     "GroupRole",
     "Ownership",
-    "Param",
     "Permissions",
-    "PipelineProcess",
     "Provenance",
-    "ResultsInfo",
     "SearchFilter",
     "SearchFilterRange",
     "SortOrder",
@@ -385,34 +382,12 @@ class Target(_Request):
     aws: AWSS3Target
 
 
-class Param(_Request):
-    name: str | None = None
-    param_name: str | None = None
-    value: str | None = None
-
-
-class PipelineProcess(_Request):
-    name: str
-    capsule_id: str
-    version: int | None = None
-    public: bool | None = None
-    parameters: list[Param] | None = None
-
-
-class ResultsInfo(_Request):
-    capsule_id: str | None = None
-    pipeline_id: str | None = None
-    version: int | None = None
-    commit: str | None = None
-    run_script: str | None = None
-    data_assets: list[str] | None = None
-    parameters: list[Param] | None = None
-    nextflow_profile: str | None = None
-    processes: list[PipelineProcess] | None = None
-
-
 class DataAssetParams(_Request):
-    """POST body that creates a data asset: from one ``source``, or combined from ``data_asset_ids``."""
+    """POST body that creates a data asset: from one ``source``, or combined from ``data_asset_ids``.
+
+    The contract's ``results_info`` (marking an import as a capsule's or pipeline's results) is not modelled:
+    no tool creates results.
+    """
 
     name: str = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
@@ -422,7 +397,6 @@ class DataAssetParams(_Request):
     target: Target | None = None
     custom_metadata: dict[str, CustomMetadataValue] | None = None
     data_asset_ids: list[str] | None = None
-    results_info: ResultsInfo | None = None
 
     @model_validator(mode="after")
     def _one_origin(self) -> DataAssetParams:

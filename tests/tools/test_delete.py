@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 
 from co_mcp.api import CodeOceanClient
-from co_mcp.api.models import DataAssetParams, ResultsInfo, Source
+from co_mcp.api.models import DataAssetParams
 from co_mcp.sandbox import Sandbox
 from tests.server.test_guard import preview_token, target, text
 
@@ -28,20 +29,22 @@ async def test_a_preview_changes_nothing_and_names_the_combined_assets_that_cont
     assert f'used by: combined "Combined for the preview test" {combined.id}' in text(result)
 
 
-async def test_a_delete_preview_lists_results_derived_from_the_asset(
-    mcp: Client, api: CodeOceanClient, sandbox: Sandbox
-) -> None:
+async def test_a_delete_preview_lists_results_derived_from_the_asset(mcp: Client, sandbox: Sandbox) -> None:
     asset_id = target(sandbox)
-    derived = await api.create_data_asset(
-        DataAssetParams(
-            name="Derived from the target",
-            mount="derived",
-            source=Source.model_validate({"aws": {"bucket": "lab-results"}}),
-            results_info=ResultsInfo(capsule_id="c0ffee00-0000-4000-8000-000000000001", data_assets=[asset_id]),
-        )
-    )
+    # A result imported with results_info naming the asset as an input. No tool sends results_info, so neither
+    # does co_mcp's client: the sandbox's API is asked directly.
+    body = {
+        "name": "Derived from the target",
+        "mount": "derived",
+        "source": {"aws": {"bucket": "lab-results"}},
+        "results_info": {"capsule_id": "c0ffee00-0000-4000-8000-000000000001", "data_assets": [asset_id]},
+    }
+    alice = (sandbox.token_for("alice"), "")
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=sandbox.app), auth=alice) as http:
+        created = await http.post("http://sandbox/api/v1/data_assets", json=body)
+    created.raise_for_status()
     result = await mcp.call_tool("delete_data_asset", {"data_asset_ids": [asset_id]})
-    assert f'result "Derived from the target" {derived.id}' in text(result)
+    assert f'result "Derived from the target" {created.json()["id"]}' in text(result)
 
 
 async def test_a_confirmed_delete_leaves_audit_lines_holding_the_deleted_metadata(
