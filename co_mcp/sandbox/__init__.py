@@ -180,10 +180,8 @@ Serving, state, and the log
   operation (``faults.operation_for``), whether the API committed a change (true even when an
   injected fault then answered 500), and time. Never bodies or headers. The newest ``log_size``
   (default 50,000) are kept, so a long-running sandbox does not grow by every request.
-- Measured on a 2-core machine at 100,000 assets: building the sandbox ~13 s (generation ~3.5 s,
-  bulk load ~9 s with indexes built after the rows); free-text search, limit 100, through the whole
-  in-process HTTP stack: p50 ~13 ms, p95 ~20-27 ms; walking all 65,000 of alice's assets in pages of
-  1,000 by ``next_token``: ~35 ms a page (``bench/bench_sandbox.py`` repeats the search figure).
+- How it scales (building, search and paging at 100,000 assets) is measured by ``bench/bench_sandbox.py``;
+  the figures are in ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations

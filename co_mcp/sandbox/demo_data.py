@@ -749,7 +749,7 @@ _T = TypeVar("_T")
 
 
 class _Rng(random.Random):
-    """A seeded PRNG with cheap draws: ``choice``/``randint`` cost ~1 us each, too slow for 100k assets.
+    """A seeded PRNG with cheaper draws than ``random.Random``'s ``choice`` and ``randint``, for 100,000 assets.
 
     Demo data, not secrets: a seeded Mersenne Twister is what makes the output reproducible.
     """

@@ -1,7 +1,7 @@
 """What the sandbox was asked and how it answered: method, path, query, status, operation, commit.
 
 Bodies and headers are never recorded: tokens, GCS client secrets and the like pass through them.
-The log keeps the newest ``max_entries`` (50,000 by default, about 10 MB): a sandbox serving for days,
+The log keeps the newest ``max_entries`` (50,000 by default): a sandbox serving for days,
 or the one embedded in ``co-mcp --sandbox``, must not grow by every request it ever answered.
 """
 

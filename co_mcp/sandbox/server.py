@@ -41,8 +41,8 @@ def _bind(config: uvicorn.Config) -> socket.socket:
     """Bind the listening socket, with Nagle's algorithm off for every connection accepted on it.
 
     uvicorn's ``bind_socket`` creates it with protocol 0, and asyncio only disables Nagle on accepted
-    sockets whose protocol says TCP, so each response's body write would wait ~40 ms for the client's
-    delayed ACK of the headers. Accepted sockets inherit TCP_NODELAY from the listener.
+    sockets whose protocol says TCP, so each response's body write would wait for the client's delayed
+    ACK of the headers. Accepted sockets inherit TCP_NODELAY from the listener.
     """
     sock = config.bind_socket()
     if sock.family in (socket.AF_INET, socket.AF_INET6):
