@@ -13,7 +13,7 @@ from bench.bench_load import run_load
 
 from tests.reliability.figures import FULL, emit
 
-pytestmark = [pytest.mark.anyio, pytest.mark.reliability, pytest.mark.loopback, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.load, pytest.mark.reliability, pytest.mark.loopback, pytest.mark.slow]
 
 SESSIONS, SECONDS = (50, 60.0) if FULL else (5, 3.0)
 # Flat memory: the server may grow by caches and pools as load starts, then no more than noise.
