@@ -63,6 +63,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.examples  # the README's first command; its embedded sandbox takes 3 s to make an asset ready
 def test_demo_runs_to_the_end_and_exits_0() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "co_mcp", "demo"],

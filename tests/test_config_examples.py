@@ -28,7 +28,7 @@ from co_mcp.doctor import diagnose
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.examples]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "config-examples"

@@ -1,6 +1,6 @@
 """Load: concurrent MCP sessions over loopback streamable HTTP, mixed reads and guarded writes.
 
-The work is ``bench/bench_load.py``'s: ``co-mcp --sandbox --transport http`` as a subprocess, N sessions
+The work is tests/reliability/load.py's: ``co-mcp --sandbox --transport http`` as a subprocess, N sessions
 for a bounded time (``CO_MCP_RELIABILITY_FULL=1``: 50 sessions, 60 s; default: 5 sessions, 3 s).
 Figures ``load.*``: error rate (target < 0.1 %), p50/p95/p99 latency, server RSS at start and end.
 ``python bench/reliability.py`` turns them into bench/RESULTS.md's load section.
@@ -9,11 +9,11 @@ Figures ``load.*``: error rate (target < 0.1 %), p50/p95/p99 latency, server RSS
 from __future__ import annotations
 
 import pytest
-from bench.bench_load import run_load
 
 from tests.reliability.figures import FULL, emit
+from tests.reliability.load import run_load
 
-pytestmark = [pytest.mark.anyio, pytest.mark.reliability, pytest.mark.loopback, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.load, pytest.mark.reliability, pytest.mark.loopback, pytest.mark.slow]
 
 SESSIONS, SECONDS = (50, 60.0) if FULL else (5, 3.0)
 # Flat memory: the server may grow by caches and pools as load starts, then no more than noise.

@@ -122,8 +122,8 @@ def hidden(char: str, previous: str) -> bool:
     One emoji presentation selector (U+FE0E/U+FE0F) right after a visible character is how emoji are
     written, and is allowed; a run of them, or any other variation selector, carries hidden data.
     """
-    if char in "\n\t":
-        return False
+    if char in "\n\t" or (char.isascii() and char.isprintable()):
+        return False  # layout, or plain ASCII (none of it is ignorable or a control): no table look-up
     if char in "\ufe0e\ufe0f":
         return previous == "" or hidden(previous, "") or previous in "\ufe0e\ufe0f"
     point = ord(char)

@@ -506,6 +506,7 @@ def test_the_named_anchors_agree_with_themselves(by_id: dict[str, AssetRecord]) 
 
 
 @pytest.mark.slow
+@pytest.mark.bench  # a timing, like bench/bench_sandbox.py's: out of the default run
 def test_a_hundred_thousand_assets_take_a_few_seconds() -> None:
     started = time.perf_counter()
     demo = generate(100_000, now=NOW)

@@ -1,12 +1,12 @@
-"""bench/reliability.py, the one command behind the README's figures: parsing, the section, its place."""
+"""tests/reliability/figures.py: FIGURE lines read back, and the README section `python bench/reliability.py` writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.reliability import END, HEADING, START, Figure, parse, place, section
+from tests.reliability.figures import END, HEADING, START, Figure, figure_line, parse, place, section
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 OUTPUT = [
     "tests/reliability/test_faults.py .",
@@ -25,6 +25,11 @@ def test_figure_lines_are_parsed_in_order_once_each_with_their_suite() -> None:
         Figure("load", (("error_rate_pct", "0"), ("p50_ms", "12.5"))),
         Figure("fuzz", (("calls", "5000"), ("internal_errors", "0"))),
     ]
+
+
+def test_a_line_a_suite_prints_reads_back_as_its_values() -> None:
+    line = figure_line("fuzz", {"calls": 5123, "p95_ms": 12.345, "kind": "two words"})
+    assert parse([line]) == [Figure("fuzz", (("calls", "5123"), ("p95_ms", "12.3"), ("kind", "two_words")))]
 
 
 def test_the_section_names_the_command_and_the_date_and_lists_every_line() -> None:
