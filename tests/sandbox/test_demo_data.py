@@ -506,9 +506,7 @@ def test_the_named_anchors_agree_with_themselves(by_id: dict[str, AssetRecord]) 
 
 
 @pytest.mark.slow
-@pytest.mark.bench  # a timing, like bench/bench_sandbox.py's: out of the default run
-def test_a_hundred_thousand_assets_take_a_few_seconds() -> None:
-    started = time.perf_counter()
+@pytest.mark.bench  # the benchmark's size; how long it takes is bench/bench_sandbox.py's "build" figure
+def test_a_hundred_thousand_assets_have_distinct_ids() -> None:
     demo = generate(100_000, now=NOW)
-    assert len(demo.assets) == 100_000
-    assert time.perf_counter() - started < 10
+    assert len({asset.id for asset in demo.assets}) == 100_000
