@@ -509,7 +509,7 @@ def test_an_emoji_keeps_its_presentation_selector_and_loses_smuggled_ones() -> N
     assert clean(" \ufe0fa\u3164b\u034fc\u180bd\U000e0101") == "abcd"
 
 
-# --- places found unquoted by this suite, fixed in render.py (c682e88) ----------------------------
+# --- places found unquoted by this suite, now quoted by the views' as_text() --------------------------
 
 
 async def _poisoned_client_text(tool: str, arguments: dict[str, Any], prepare: Any) -> str:
