@@ -3,8 +3,8 @@
     python bench/bench_bytes.py [--no-official] [--no-write]
 
 Hosts differ in what they hand the model from one tool result: the ``content`` text only, the
-``structuredContent`` only (Claude Code and Codex pass it as compact JSON, seen with shared/hosts'
-what-the-model-sees), or both. A result is measured as each kind of host passes it on; a host given no structured
+``structuredContent`` only (Claude Code 2.1.328 and Codex 0.169.0 pass it as compact JSON, seen in December
+2026), or both. A result is measured as each kind of host passes it on; a host given no structured
 content falls back to the text. Beside each figure: the bytes of the bare facts (every value of the structured
 content, or of the official server's, with no keys, quotes or punctuation), so the overhead is visible.
 
