@@ -308,7 +308,10 @@ class Rig:
             return record is not None and record.description == value
 
         result = await self.call("update_data_asset", {"data_asset_id": asset_id, "description": value})
-        reported: Literal["acknowledged", "failed"] = "failed" if result.is_error else "acknowledged"
+        # A new description removes nothing, so the update acts at once; its result reports the item's outcome.
+        outcome = ((result.structured_content or {}).get("items") or [{}])[0].get("outcome")
+        acknowledged = not result.is_error and outcome in ("done", "no_change")
+        reported: Literal["acknowledged", "failed"] = "acknowledged" if acknowledged else "failed"
         return Write("update", fault, reported, text_of(result), applied)
 
     async def _guarded(self, op: Op, fault: str) -> Write:
