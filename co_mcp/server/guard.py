@@ -33,6 +33,8 @@ from co_mcp.store import ConfirmationStore, StoreError, Used, confirmation_key
 from co_mcp.tools import guard
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from mcp.server.mcpserver.tools import Tool
     from mcp.types import CallToolResult
 
@@ -112,7 +114,12 @@ def build_guarded_tool(spec: ToolDefinition) -> Tool:
         state: AppState = ctx.request_context.lifespan_context
         # Every guarded tool's arguments carry confirm_token, ids() and signed() (guard.Confirmable).
         args = cast("guard.Confirmable", arguments_as_sent(ctx, spec))
-        return await result_or_error(spec.name, confirm_then_act(spec.name, plan, state, args, confirmation))
+
+        async def read_again() -> guard.Plan:
+            return await planner(deps_for(state), args)
+
+        work = confirm_then_act(spec.name, plan, state, args, confirmation, read_again=read_again)
+        return await result_or_error(spec.name, work)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
     return make_sdk_tool(
@@ -131,8 +138,14 @@ async def confirm_then_act(
     state: AppState,
     args: guard.Confirmable,
     confirmation: ElicitationResult[Confirm] | AcceptedElicitation[Any],
+    *,
+    read_again: Callable[[], Awaitable[guard.Plan]],
 ) -> guard.GuardResult:
-    """Act if the user's answer, or the confirm_token, confirms this plan; otherwise preview, or refuse."""
+    """Act if the user's answer, or the confirm_token, confirms this plan; otherwise preview, or refuse.
+
+    ``read_again`` plans anew from the current state: a user may take minutes to answer a question, and what
+    they approved must still be what is there when the action is sent.
+    """
     options = state.options
     preview = plan.preview()
     sealed = PRESENTED_REQUEST_STATE.get()
@@ -147,10 +160,21 @@ async def confirm_then_act(
             return guard.GuardResult(
                 tool=tool, performed=False, refused="The user did not confirm; nothing was done.", preview=preview
             )
+        # The question was open while the user read it: act only if the state is still the one they approved
+        # (a tag added or a role raised meanwhile would otherwise be overwritten by the previewed body).
+        current = await read_again()
+        if current.fingerprint != plan.fingerprint:
+            return guard.GuardResult(
+                tool=tool,
+                performed=False,
+                refused="The data asset changed while the question was open; nothing was done. Call again to be "
+                "asked about the new state.",
+                preview=current.preview(),
+            )
         # A 2025-11-25 answer came over the back-channel within this call and cannot be sent again; a
         # 2026-07-28 one rides sealed request state that a client can resend, so that state is claimed.
         key = confirmation_key("request_state", sealed) if sealed is not None else None
-        return await act_once(tool, plan, state, args, key, keep_for=REQUEST_STATE_TTL)
+        return await act_once(tool, current, state, args, key, keep_for=REQUEST_STATE_TTL)
     if sealed is not None:
         # Request state came back but no question was asked: the state changed since the question was
         # answered, perhaps because that answer already acted. If it did, say so rather than "nothing to do".

@@ -17,6 +17,7 @@ __all__ = [
     "FilePath",
     "MetadataValue",
     "Mount",
+    "PlainParagraphs",
     "PlainText",
     "Tag",
     "Tags",
@@ -68,9 +69,17 @@ def _plain(value: str) -> str:
     return value
 
 
+def _plain_paragraphs(value: str) -> str:
+    # A description may have paragraphs; anything else a preview cannot show is refused, as for PlainText.
+    if value != clean(value, len(value) + 1, strip=False):
+        raise ValueError("must be plain text: no control or invisible characters (line breaks and tabs are fine)")
+    return value
+
+
 # Text the model supplies that a human reads in a confirmation: refused if it holds anything unshowable.
 PlainText = Annotated[str, AfterValidator(_plain)]
-Tag = Annotated[str, Field(min_length=1, max_length=64)]
+PlainParagraphs = Annotated[str, AfterValidator(_plain_paragraphs)]
+Tag = Annotated[PlainText, Field(min_length=1, max_length=64)]
 Tags = Annotated[list[Tag], Field(max_length=50)]
 MetadataValue = str | float | list[str] | list[float]
 Mount = Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9._-]+$"), AfterValidator(_one_folder)]

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from co_mcp.api.models import DataAssetUpdateParams
 from co_mcp.confirm import canonical
-from co_mcp.tools.common import Args, DataAssetId, MetadataValue, Mount, Tags
+from co_mcp.tools.common import Args, DataAssetId, MetadataValue, Mount, PlainParagraphs, PlainText, Tags
 from co_mcp.tools.definition import Deps, ToolDefinition
 from co_mcp.tools.guard import Change, GuardResult, Plan, PlanItem, plan_items
 
@@ -22,8 +22,8 @@ __all__ = ["TOOL", "UpdateArgs", "plan_update"]
 
 class UpdateArgs(Args):
     data_asset_id: DataAssetId
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    description: Annotated[str | None, Field(max_length=10_000)] = None
+    name: Annotated[PlainText | None, Field(min_length=1, max_length=200)] = None
+    description: Annotated[PlainParagraphs | None, Field(max_length=10_000)] = None
     mount: Mount | None = None
     custom_metadata: Annotated[
         dict[str, MetadataValue] | None, Field(description="replaces all custom metadata values")
@@ -60,12 +60,8 @@ class UpdateArgs(Args):
         return self.model_dump(mode="json", exclude={"confirm_token"})
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else canonical(value)
-
-
 def changes_of(asset: DataAsset, args: UpdateArgs) -> tuple[DataAssetUpdateParams, list[Change], list[str]]:
-    """The body to send, each change before -> after, and what of the asset the change would remove."""
+    """The body to send, each change before -> after, and the kinds of thing the change would remove."""
     changes: list[Change] = []
     removes: list[str] = []
     body: dict[str, Any] = {}
@@ -73,10 +69,11 @@ def changes_of(asset: DataAsset, args: UpdateArgs) -> tuple[DataAssetUpdateParam
         wanted, current = getattr(args, field_name), getattr(asset, field_name) or ""
         if wanted is not None and wanted != current:
             body[field_name] = wanted
-            changes.append(Change(what=field_name, before=current or "(none)", after=wanted or "(none)"))
+            changes.append(Change(what=field_name, before=current, after=wanted))
             if field_name == "mount":
                 removes.append("the mount name that capsules and pipelines use to find its files")
-            elif field_name == "description" and current and not wanted:
+            elif field_name == "description" and current.strip() and not wanted.strip():
+                # Emptying it, or leaving only white space, removes it; a new text is a new value, like a new name.
                 removes.append("its description")
     # add_tags/remove_tags edit the list as read now, so the list approved is the list sent.
     current_tags = list(asset.tags or [])
@@ -86,38 +83,41 @@ def changes_of(asset: DataAsset, args: UpdateArgs) -> tuple[DataAssetUpdateParam
         tags = [t for t in dict.fromkeys([*current_tags, *(args.add_tags or [])]) if t not in dropping]
     if tags is not None and tags != current_tags:
         body["tags"] = tags
-        for tag in current_tags:
-            if tag not in tags:
-                changes.append(Change(what="tag", subject=tag, before="present", after="removed"))
-                removes.append(f"tag {tag!r}")
+        lost = [tag for tag in current_tags if tag not in tags]
+        changes += [Change(what="tag", subject=tag, before="present", after="removed") for tag in lost]
         added = [t for t in tags if t not in current_tags]
         changes += [Change(what="tag", subject=t, before="absent", after="added") for t in added]
+        if lost:
+            removes.append(f"{len(lost)} tag(s)")
     if args.custom_metadata is not None:
-        # A given map replaces the whole map: a key left out is removed.
+        # A given map replaces the whole map: a key left out is removed. Values are shown as JSON, so a string
+        # value can never read as the "(removed)" or "(none)" markers.
         current_metadata = dict(asset.custom_metadata or {})
         if args.custom_metadata != current_metadata:
             body["custom_metadata"] = args.custom_metadata
+        replaced = 0
         for key in sorted({*current_metadata, *args.custom_metadata}):
             before, after = current_metadata.get(key), args.custom_metadata.get(key)
             if before == after:
                 continue
-            shown_before = "(none)" if before is None else _text(before)
-            shown_after = "(removed)" if after is None else _text(after)
+            shown_before = "(none)" if before is None else canonical(before)
+            shown_after = "(removed)" if after is None else canonical(after)
             changes.append(Change(what="custom_metadata", subject=key, before=shown_before, after=shown_after))
-            if before is not None:
-                removes.append(f"custom metadata {key!r}")
+            replaced += before is not None
+        if replaced:
+            removes.append(f"{replaced} custom metadata value(s)")
     return DataAssetUpdateParams(**body), changes, removes
 
 
 async def plan_update(deps: Deps, args: UpdateArgs) -> Plan:
     """An update acts at once, unless it would remove something: tags, metadata values, the mount, the description."""
-    removes: list[str] = []
+    removes: set[str] = set()
     bodies: dict[str, DataAssetUpdateParams] = {}
 
     async def describe(item: PlanItem) -> None:
         assert item.asset is not None
         bodies[item.data_asset_id], item.changes, lost = changes_of(item.asset, args)
-        removes.extend(lost)
+        removes.update(lost)
         item.state["fields"] = {
             name: getattr(item.asset, name) for name in ("name", "description", "mount", "tags", "custom_metadata")
         }
@@ -132,7 +132,8 @@ async def plan_update(deps: Deps, args: UpdateArgs) -> Plan:
         "update_data_asset",
         "update",
         items,
-        "This removes " + "; ".join(removes) + ". Capsules, pipelines and searches that rely on it may break."
+        # Kinds and counts only: which tags and keys is in each change, where other people's text is quoted.
+        "This removes " + "; ".join(sorted(removes)) + ". Capsules, pipelines and searches that rely on it may break."
         if removes
         else "Nothing is removed.",
         act=act,

@@ -32,10 +32,12 @@ def arguments(field: str, value: str, asset_id: str) -> tuple[str, dict[str, Any
         return "share_data_asset", {**ids, "users": [{"email": f"carol{value}@example.org", "role": "viewer"}]}
     if field == "group":
         return "share_data_asset", {**ids, "groups": [{"group": value, "role": "viewer"}]}
+    if field in ("name", "add_tags"):
+        return "update_data_asset", {"data_asset_id": asset_id, field: value if field == "name" else [value]}
     return "transfer_data_asset", {**ids, "bucket": "cold-archive", field: value}
 
 
-@pytest.mark.parametrize("field", ["email", "group", "bucket", "prefix", "endpoint_name"])
+@pytest.mark.parametrize("field", ["email", "group", "bucket", "prefix", "endpoint_name", "name", "add_tags"])
 @pytest.mark.parametrize("kind", list(UNSHOWABLE))
 async def test_an_unshowable_argument_is_refused_naming_the_field(
     field: str, kind: str, make_server: ServerFactory, sandbox: Sandbox
