@@ -20,7 +20,8 @@ from mcp.types import CallToolResult
 from co_mcp.audit import AuditLog
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
-from tests.server.test_guard import CASES, IDS, answering, target, text
+from tests.server.test_guard import CASES, IDS, answering, target
+from tests.support import text
 from tests.unwritable import FULL_DEVICE, read_only_file
 
 pytestmark = pytest.mark.anyio

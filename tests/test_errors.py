@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 
 from co_mcp.sandbox import Sandbox
-from tests.server.test_guard import text
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 

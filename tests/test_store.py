@@ -31,7 +31,8 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
 from co_mcp.server import ServerOptions
 from co_mcp.store import CLOCK_SKEW, ConfirmationStore, StoreError, load_or_create_secret, state_files
-from tests.server.test_guard import ALREADY, BURST, destructive_requests, performed, refusals, target, text, together
+from tests.server.test_guard import ALREADY, BURST, destructive_requests, performed, refusals, target, together
+from tests.support import text
 from tests.test_config_examples import CO_MCP, HTTP, clean_env, compose, env_file, free_port
 
 pytestmark = pytest.mark.anyio

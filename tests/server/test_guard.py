@@ -28,7 +28,6 @@ from mcp.types import (
     ErrorData,
     InputRequiredResult,
     InputResponses,
-    TextContent,
 )
 
 from co_mcp.confirm import TokenSigner
@@ -36,6 +35,7 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
 from co_mcp.store import ConfirmationStore
 from tests.conftest import SECRET, ServerFactory, client_for
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 
@@ -90,10 +90,6 @@ CASES = [
     ),
 ]
 IDS = [case.tool for case in CASES]
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 def target(sandbox: Sandbox) -> str:

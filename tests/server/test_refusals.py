@@ -18,21 +18,18 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult
 
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
 from tests.reliability.test_fuzz import ARG_MODELS, drawn, load_schemas, model_valid, mutations, python_words
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 
 KINDS = {"wrong_type", "out_of_range", "bad_enum", "bounds", "bad_id", "missing_required", "extra_key"}
 ASSET = "0d9f5a4e-1c9b-4d5e-9a77-2f7d6a1e0b11"
 SECRETISH = "cop_3f9a1b2c4d5e6f70"
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 def assert_plain_refusal(tool: str, result: CallToolResult) -> list[str]:

@@ -12,18 +12,14 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, TextContent
 
 from co_mcp.sandbox import Sandbox
 from co_mcp.server.guard import UNREADABLE_ANSWER
 from tests.conftest import ServerFactory
 from tests.server.test_guard import answering, destructive_requests, target
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 # --- 1. The output schema, compacted after the SDK derived it ------------------------------------------------

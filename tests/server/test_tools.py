@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
 
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import build_server, tool_specs
 from co_mcp.server.tools import compact_schema
 from tests.conftest import ServerFactory, client_for
-from tests.tools.support import call
+from tests.support import call, text
 
 pytestmark = pytest.mark.anyio
 
@@ -21,10 +20,6 @@ pytestmark = pytest.mark.anyio
 def alice_asset(sandbox: Sandbox) -> str:
     alice = sandbox.users["alice"].id
     return next(r.id for r in sandbox.store.all_assets() if r.owner_id == alice and r.state == "ready")
-
-
-def text(result: CallToolResult) -> str:
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
 
 
 # --- published schemas ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from mcp import Client
 from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import DataAssetParams
 from co_mcp.sandbox import Sandbox
-from tests.server.test_guard import text
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 

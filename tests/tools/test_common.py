@@ -11,7 +11,8 @@ from mcp import Client
 
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
-from tests.server.test_guard import target, text
+from tests.server.test_guard import target
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 

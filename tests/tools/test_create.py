@@ -11,7 +11,7 @@ from co_mcp.config import CredentialSet, GcpCredentials
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_COMPUTATION_ID
 from tests.conftest import ServerFactory
-from tests.tools.support import call, text
+from tests.support import call, text
 
 pytestmark = pytest.mark.anyio
 

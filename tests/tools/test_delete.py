@@ -11,7 +11,8 @@ from mcp import Client
 from co_mcp.api import CodeOceanClient
 from co_mcp.api.models import DataAssetParams
 from co_mcp.sandbox import Sandbox
-from tests.server.test_guard import preview_token, target, text
+from tests.server.test_guard import preview_token, target
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 

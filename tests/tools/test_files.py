@@ -15,7 +15,7 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.files import FileTree
 from co_mcp.tools.definition import Deps
 from co_mcp.tools.files import ReadFileArgs, ReadFileResult, read_data_asset_file
-from tests.tools.support import call
+from tests.support import call
 
 pytestmark = pytest.mark.anyio
 

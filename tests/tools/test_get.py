@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 
 from co_mcp.sandbox import Sandbox
-from tests.tools.support import alice_asset, call, text
+from tests.support import alice_asset, call, text
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from tests.tools.support import call
+from tests.support import call
 
 pytestmark = pytest.mark.anyio
 

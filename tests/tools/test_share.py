@@ -6,7 +6,8 @@ import pytest
 from mcp import Client
 
 from co_mcp.sandbox import Sandbox
-from tests.server.test_guard import target, text
+from tests.server.test_guard import target
+from tests.support import text
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 
 from co_mcp.sandbox import Sandbox
-from tests.tools.support import call
+from tests.support import call
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
-from tests.tools.support import alice_asset, call, text
+from tests.support import alice_asset, call, text
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from mcp import Client
 
 from co_mcp.sandbox import Sandbox
 from tests.conftest import ServerFactory
-from tests.tools.support import call, text
+from tests.support import call, text
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Helpers the tool tests share: a result's text, one of alice's assets, a call that must succeed."""
+"""Helpers the tests share: a result's text, one of alice's ready assets, a call that must succeed."""
 
 from __future__ import annotations
 
