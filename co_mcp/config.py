@@ -122,6 +122,35 @@ class Settings(BaseSettings):
         description="HTTP transport: keep sessions (Mcp-Session-Id, SSE) so 2025-11-25 clients can be asked to "
         "confirm; one process only, or sticky sessions behind a proxy",
     )
+    # --- teams: an OAuth resource server, each person acting with their own Code Ocean token (README "Teams")
+    auth_issuer: str | None = Field(
+        default=None,
+        description="HTTP transport: the OAuth authorization server (OpenID provider) whose access tokens clients "
+        "send; switches on team mode, where each person's calls use their own linked Code Ocean token",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Team mode: co-mcp's public MCP endpoint URL, e.g. https://mcp.example.org/mcp; access tokens "
+        "must name it as their audience",
+    )
+    read_scope: str = Field(
+        default="data_assets:read", min_length=1, max_length=200, description="Team mode: the scope read tools need"
+    )
+    write_scope: str = Field(
+        default="data_assets:write",
+        min_length=1,
+        max_length=200,
+        description="Team mode: the scope write and guarded tools need",
+    )
+    credential_key: SecretStr | None = Field(
+        default=None,
+        description="Team mode: the key that encrypts linked Code Ocean tokens at rest (co-mcp credentials "
+        "new-key makes one)",
+    )
+    subject_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Team mode: tool calls one person may have running at once"
+    )
+
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Host headers the HTTP transport accepts (comma-separated)"
     )
