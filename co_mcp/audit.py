@@ -15,6 +15,7 @@ nothing to Code Ocean after it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import logging
@@ -68,6 +69,9 @@ class AuditLog:
     def __init__(self, path: str | Path | None, *, domain: str | None = None) -> None:
         # Every record names the deployment it concerns: one file may outlive several configurations.
         self.domain = domain
+        # Team mode: the person (issuer, subject) a copy made by acting_for writes for.
+        self.issuer: str | None = None
+        self.subject: str | None = None
         self._lock = threading.Lock()
         self.path: Path | None
         if path is None or str(path) == "-":
@@ -80,6 +84,12 @@ class AuditLog:
                 # At start-up: better no server than one that refuses every write.
                 # Its path is not repeated: a setting's value may be a secret pasted into the wrong variable.
                 raise ConfigurationError(f"CO_MCP_AUDIT_LOG: its folder cannot be created ({_reason(exc)})") from None
+
+    def acting_for(self, issuer: str, subject: str) -> AuditLog:
+        """The same log (same file, same lock), each line naming the person it acts for."""
+        bound = copy.copy(self)
+        bound.issuer, bound.subject = issuer, subject
+        return bound
 
     def _append(self, line: bytes) -> None:
         try:
@@ -118,13 +128,16 @@ class AuditLog:
             "tool": tool,
             "outcome": outcome,
             "domain": self.domain,
+            "subject": self.subject,
+            "issuer": self.issuer,
             "data_asset_ids": data_asset_ids,
             "arguments": redact(arguments),
         }
         optional = {"status": status, "message": message, "fingerprint": fingerprint, "deleted": deleted}
         record.update({k: v for k, v in optional.items() if v is not None})
-        if record["domain"] is None:
-            del record["domain"]
+        for key in ("domain", "subject", "issuer"):
+            if record[key] is None:
+                del record[key]
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).translate(_RAW_BREAKS)
         # A lone surrogate (valid in a JSON string a client sent) is written as its \u escape, still valid JSON.
         line = (text + "\n").encode("utf-8", "backslashreplace")

@@ -161,6 +161,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = load_settings(**{name: value for name, value in flags.items() if value is not None})
         from co_mcp.server import ServerOptions, build_server, serve, settings_client_factory
 
+        if settings.auth_issuer is not None:
+            return _serve_team(args, settings)
         options = ServerOptions.from_settings(settings, sandbox=args.sandbox)
 
         factory: Callable[[], CodeOceanClient]
@@ -177,6 +179,31 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    return 0
+
+
+def _serve_team(args: argparse.Namespace, settings: Settings) -> int:
+    """Team mode: HTTP only, each person with their own Code Ocean token; no shared token exists."""
+    from co_mcp.errors import ConfigurationError
+    from co_mcp.server import ServerOptions, build_server, serve
+
+    if args.transport != "http":
+        raise ConfigurationError(
+            "CO_MCP_AUTH_ISSUER is for the HTTP transport (--transport http), where each person signs in; over stdio "
+            "co-mcp acts for the one user who started it, with CODEOCEAN_TOKEN"
+        )
+    if args.sandbox:
+        raise ConfigurationError(
+            "team mode links each person's token for a Code Ocean deployment, so it does not run with --sandbox: "
+            "to try it, serve a sandbox with `co-mcp sandbox` and set CODEOCEAN_DOMAIN to its URL"
+        )
+    options = ServerOptions.from_settings(settings)
+
+    def no_shared_client() -> CodeOceanClient:
+        raise ConfigurationError("team mode has no shared Code Ocean token")
+
+    server = build_server(no_shared_client, options=options)
+    serve(server, transport="http", settings=settings, host=args.host, port=args.port, team=options.team)
     return 0
 
 

@@ -212,7 +212,8 @@ async def _reach(settings: Settings, domain: str) -> Check:
     return Check("reach", "ok", f"{domain} answered (HTTP {response.status_code}) in {elapsed:.0f} ms")
 
 
-async def _read(client: CodeOceanClient) -> list[Check]:
+async def token_checks(client: CodeOceanClient) -> list[Check]:
+    """Whether Code Ocean accepts the token and lets it search data assets (a search with limit 1)."""
     started = time.perf_counter()
     try:
         page = await client.search_data_assets(DataAssetSearchParams(limit=1))
@@ -393,7 +394,7 @@ async def diagnose() -> list[Check]:
             reach = await _reach(settings, client.domain)
             checks.append(reach)
             if reach.status == "ok":
-                read = await _read(client)
+                read = await token_checks(client)
                 checks += read
                 if all(check.name != "token" or check.status == "ok" for check in read):
                     checks.append(await _write(client, settings))

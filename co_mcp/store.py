@@ -130,7 +130,7 @@ def _read_secret(path: Path, wait: float) -> bytes:
 # --- used confirmations ----------------------------------------------------------------------------------
 
 
-def confirmation_key(kind: Literal["confirm_token", "request_state"], credential: str) -> str:
+def confirmation_key(kind: Literal["confirm_token", "request_state", "link_ticket"], credential: str) -> str:
     """The store's key for one confirmation: a digest, so the table never holds a usable credential."""
     return hashlib.sha256(f"co-mcp {kind}\0{credential.strip()}".encode()).hexdigest()
 

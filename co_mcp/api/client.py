@@ -81,6 +81,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
     from types import TracebackType
 
+    from co_mcp.config import Settings
+
 __all__ = [
     "DEFAULT_AGENT_ID",
     "DEFAULT_LIMITS",
@@ -91,6 +93,7 @@ __all__ = [
     "RetryPolicy",
     "WaitPolicy",
     "WaitProgress",
+    "client_from_settings",
     "validate_id",
 ]
 
@@ -797,3 +800,12 @@ def _validate_create_ids(params: DataAssetParams) -> None:
         validate_id(source.cloud_workstation.id, "source.cloud_workstation.id")
     for index, data_asset_id in enumerate(params.data_asset_ids or []):
         validate_id(data_asset_id, f"data_asset_ids[{index}]")
+
+
+def client_from_settings(settings: Settings, domain: str, token: SecretStr) -> CodeOceanClient:
+    """A client for ``domain`` with ``token``, timeouts and retries as configured."""
+    timeout = httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    retry = RetryPolicy(
+        attempts=settings.retry_attempts, timeout=settings.retry_timeout, max_retry_after=settings.max_retry_after
+    )
+    return CodeOceanClient(domain, token, agent_id=settings.codeocean_agent_id, timeout=timeout, retry=retry)

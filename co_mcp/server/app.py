@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 
@@ -21,6 +21,7 @@ from co_mcp.server.tools import build_plain_tool
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import Settings
 
 __all__ = ["INSTRUCTIONS", "build_server", "select_specs", "settings_client_factory"]
@@ -87,6 +88,16 @@ def build_server(
             await running.state.aclose()
             running.state = None
 
+    team = options.team
+    middleware = [tool_call_refusals(arg_models, withheld)]
+    auth: dict[str, Any] = {}
+    if team is not None:
+        from co_mcp.server.auth import JwtVerifier, auth_settings
+        from co_mcp.server.people import per_person
+
+        # After the refusals: an unknown tool is -32602 whoever calls it.
+        middleware.append(per_person(team))
+        auth = {"token_verifier": JwtVerifier(team.validator), "auth": auth_settings(team)}
     with sdk_logging_setup_skipped():
         server = MCPServer(
             "co-mcp",
@@ -96,8 +107,9 @@ def build_server(
             version=__version__,
             lifespan=lifespan,
             tools=tools,
-            middleware=[tool_call_refusals(arg_models, withheld)],
+            middleware=middleware,
             request_state_security=request_state_security(options.signer.secret),
+            **auth,
         )
     # Added once the server exists: the check reads the prompts it publishes.
     server.middleware.append(prompt_refusals(server))
@@ -108,17 +120,11 @@ def build_server(
 
 def settings_client_factory(settings: Settings) -> ClientFactory:
     """A factory for a client talking to the configured Code Ocean deployment."""
-    import httpx2
-
-    from co_mcp.api.client import CodeOceanClient, RetryPolicy
+    from co_mcp.api.client import client_from_settings
 
     domain, token = settings.require_codeocean()
-    timeout = httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    retry = RetryPolicy(
-        attempts=settings.retry_attempts, timeout=settings.retry_timeout, max_retry_after=settings.max_retry_after
-    )
 
     def make() -> CodeOceanClient:
-        return CodeOceanClient(domain, token, agent_id=settings.codeocean_agent_id, timeout=timeout, retry=retry)
+        return client_from_settings(settings, domain, token)
 
     return make

@@ -26,8 +26,9 @@ from mcp.server.request_state import AESGCMRequestStateCodec
 from pydantic import BaseModel, Field
 
 from co_mcp.confirm import Refusal
-from co_mcp.errors import CoMcpError, explain
+from co_mcp.errors import CoMcpError
 from co_mcp.server.catalog import deps_for
+from co_mcp.server.people import tool_error
 from co_mcp.server.tools import arguments_as_sent, make_sdk_tool, result_or_error
 from co_mcp.store import ConfirmationStore, StoreError, Used, confirmation_key
 from co_mcp.tools import guard
@@ -91,7 +92,7 @@ def build_guarded_tool(spec: ToolDefinition) -> Tool:
         try:
             return await planner(deps_for(state), arguments_as_sent(ctx, spec))
         except CoMcpError as exc:
-            raise ToolError(explain(exc)) from None
+            raise tool_error(exc) from None
 
     async def ask(ctx: Context[Any, Any], plan: guard.Plan) -> Any:
         # Asks the human whenever the client can answer; an elicited yes is stronger than a token,
@@ -185,9 +186,13 @@ async def confirm_then_act(
     # deployment and credentials too, so one minted against another Code Ocean or user does not confirm.
     if plan.actionable and not plan.needs_confirmation:
         # A change that removes nothing (adding tags, renaming) is not destructive: it acts at once, audited.
-        items = await guard.execute(state.client, plan, options.audit)
+        items = await guard.execute(state.client, plan, state.audit)
         return guard.GuardResult(tool=tool, performed=True, items=items, preview=preview)
+    # In team mode the person too: alice's token cannot confirm what bob was shown, even with one Code Ocean token.
+    person = state.person
     signed = {**args.signed(), "identity": state.client.identity}
+    if person is not None:
+        signed["person"] = [person.issuer, person.subject]
     if not plan.actionable and args.confirm_token is None:
         return guard.GuardResult(tool=tool, performed=False, preview=preview)
     if options.confirm == "elicit":
@@ -251,7 +256,7 @@ async def act_once(
             )
         if used is not None:
             return already_used_answer(tool, plan, used, offer or {})
-    items = await guard.execute(state.client, plan, state.options.audit)
+    items = await guard.execute(state.client, plan, state.audit)
     if key is not None:
         counts = Counter(item.outcome.replace("_", " ") for item in items)
         done = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())

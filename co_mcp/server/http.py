@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from co_mcp.config import Settings
     from co_mcp.server.state import AppState
+    from co_mcp.team import Team
 
 __all__ = ["MAX_REQUEST_BODY", "BearerGuard", "PostOnly", "http_app", "serve"]
 
@@ -124,14 +125,20 @@ def transport_security(settings: Settings, host: str, token: str | None) -> Tran
     )
 
 
-def http_app(server: MCPServer[AppState], settings: Settings, host: str, *, token: str | None = None) -> Any:
+def http_app(
+    server: MCPServer[AppState], settings: Settings, host: str, *, token: str | None = None, team: Team | None = None
+) -> Any:
     """The streamable-HTTP ASGI app at /mcp: stateless, JSON responses, host and token checks.
 
     Every request needs ``Authorization: Bearer <token>``: ``token`` (the CLI makes one when none is
     configured), else CO_MCP_HTTP_TOKEN. Without either it is refused (ConfigurationError), unless
     CO_MCP_HTTP_NO_AUTH opts out, which only a loopback address allows. The Host and Origin checks are
     always on: on loopback they accept this machine's names, beyond it only CO_MCP_ALLOWED_HOSTS.
+
+    With ``team`` (CO_MCP_AUTH_ISSUER), clients send access tokens from the identity provider instead.
     """
+    if team is not None:
+        return team_app(server, settings, host, team)
     if token is None and settings.http_token is not None:
         token = settings.http_token.get_secret_value()
     security = transport_security(settings, host, token)
@@ -149,6 +156,58 @@ def http_app(server: MCPServer[AppState], settings: Settings, host: str, *, toke
     return app
 
 
+class PathSwitch:
+    """ASGI: requests for ``paths`` go to ``pages``, everything else (lifespan included) to ``app``."""
+
+    def __init__(self, app: Any, pages: Any, paths: set[str]) -> None:
+        self._app = app
+        self._pages = pages
+        self._paths = frozenset(paths)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in self._paths:
+            await self._pages(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+
+def team_app(server: MCPServer[AppState], settings: Settings, host: str, team: Team) -> Any:
+    """Team mode's app: OAuth on /mcp (the SDK's 401 and metadata, co-mcp's write-scope check), the link page.
+
+    Stateless like the single-user app, so any worker serves any request: a person's link, their confirmation
+    records and their request state live in the shared store or are sealed with the shared secret.
+    """
+    from starlette.applications import Starlette
+
+    from co_mcp.server.auth import JwtVerifier, WriteScopeGuard, metadata_routes
+    from co_mcp.server.catalog import tool_specs
+    from co_mcp.server.people import link_routes
+
+    if settings.http_token is not None or settings.http_no_auth:
+        raise ConfigurationError(
+            "CO_MCP_AUTH_ISSUER replaces CO_MCP_HTTP_TOKEN and CO_MCP_HTTP_NO_AUTH: clients send access tokens from "
+            "the identity provider; unset those"
+        )
+    # Access tokens stand for the bearer token of the exposure rule.
+    security = transport_security(settings, host, "an access token")
+    app: Any = server.streamable_http_app(
+        stateless_http=not settings.http_sessions,
+        json_response=not settings.http_sessions,
+        transport_security=security,
+        host=host,
+        max_request_body_size=MAX_REQUEST_BODY,
+    )
+    if not settings.http_sessions:
+        app = PostOnly(app)
+    # Every tool that is not a read needs the write scope, offered here or not (those not offered are -32602).
+    writes = [spec.name for spec in tool_specs() if not spec.read_only]
+    guarded = WriteScopeGuard(
+        app, JwtVerifier(team.validator), write_tools=writes, team=team, max_body=MAX_REQUEST_BODY
+    )
+    routes = [*metadata_routes(team), *link_routes(team)]
+    return PathSwitch(guarded, Starlette(routes=routes), {route.path for route in routes})
+
+
 def serve(
     server: MCPServer[AppState],
     *,
@@ -157,6 +216,7 @@ def serve(
     host: str,
     port: int,
     token: str | None = None,
+    team: Team | None = None,
 ) -> None:
     """Serve until interrupted: stdio (the default for desktop clients) or streamable HTTP (``http_app``)."""
     if transport == "stdio":
@@ -164,6 +224,6 @@ def serve(
         return
     import uvicorn
 
-    app = http_app(server, settings, host, token=token)
+    app = http_app(server, settings, host, token=token, team=team)
     log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", host, port)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

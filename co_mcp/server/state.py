@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,8 +17,9 @@ from co_mcp.store import ConfirmationStore
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import CredentialSet, Settings
+    from co_mcp.team import Person, Team
 
-__all__ = ["AppContext", "AppState", "ClientFactory", "ConfirmMode", "ServerOptions"]
+__all__ = ["CALLER", "AppContext", "AppState", "Caller", "ClientFactory", "ConfirmMode", "ServerOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class ServerOptions:
     audit: AuditLog = field(default_factory=lambda: AuditLog("-"))
     # Which confirmations were used: each acts at most once (in memory unless from_settings picks a shared one).
     store: ConfirmationStore = field(default_factory=ConfirmationStore)
+    # Team mode (CO_MCP_AUTH_ISSUER): each person's own Code Ocean client; None for one CODEOCEAN_TOKEN.
+    team: Team | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sandbox: bool = False) -> ServerOptions:
@@ -63,6 +67,11 @@ class ServerOptions:
                 signer = TokenSigner.random(settings.confirm_ttl)
         url = settings.state_url
         store = ConfirmationStore(url.get_secret_value()) if url is not None else ConfirmationStore.sqlite(state_file)
+        team = None
+        if settings.auth_issuer is not None:
+            from co_mcp.team import Team
+
+            team = Team.from_settings(settings, signer=signer, store=store)
         return cls(
             credentials=settings.credential_sets(),
             read_only=settings.read_only,
@@ -75,7 +84,23 @@ class ServerOptions:
                 domain="sandbox" if sandbox else settings.codeocean_domain,
             ),
             store=store,
+            team=team,
         )
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Team mode: the person a request acts for, and the Code Ocean client holding their own token."""
+
+    person: Person
+    client: CodeOceanClient
+    team: Team
+    # Whether the person's client can open a URL elicitation (to the link page, should Code Ocean refuse the token).
+    url_elicitation: bool = False
+
+
+# Set for the length of one request in team mode (co_mcp.server.people), read by AppState.
+CALLER: ContextVar[Caller | None] = ContextVar("co_mcp_caller", default=None)
 
 
 class AppState:
@@ -83,6 +108,9 @@ class AppState:
 
     The client (and, with --sandbox, the embedded sandbox) is made on first use, not at start-up: a
     desktop client waits for ``initialize``, and nothing needs the network before the first tool call.
+
+    In team mode there is no shared client at all: ``client`` is the calling person's, and a request that
+    is not acting for a person gets none (an error, never someone else's token).
     """
 
     def __init__(self, factory: ClientFactory, options: ServerOptions | None = None) -> None:
@@ -92,9 +120,26 @@ class AppState:
 
     @property
     def client(self) -> CodeOceanClient:
+        if self.options.team is not None:
+            caller = CALLER.get()
+            if caller is None:
+                raise RuntimeError("team mode: a Code Ocean client was asked for outside a person's request")
+            return caller.client
         if self._client is None:
             self._client = self._factory()
         return self._client
+
+    @property
+    def person(self) -> Person | None:
+        """Team mode: who this request acts for."""
+        caller = CALLER.get()
+        return caller.person if caller is not None else None
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log, naming the person each line acts for in team mode."""
+        person = self.person
+        return self.options.audit if person is None else self.options.audit.acting_for(person.issuer, person.subject)
 
     @property
     def credentials(self) -> Mapping[str, CredentialSet]:
@@ -103,6 +148,8 @@ class AppState:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self.options.team is not None:
+            await self.options.team.aclose()
 
 
 ClientFactory = Callable[[], "CodeOceanClient"]

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from co_mcp.audit import AuditLogError
 from co_mcp.errors import APIStatusError, CoMcpError, explain, outcome_unknown
 from co_mcp.server.catalog import annotations_of, deps_for
+from co_mcp.server.people import tool_error
 from co_mcp.server.sdk import compact_output_schema
 from co_mcp.validation import describe_argument_errors
 
@@ -121,7 +122,7 @@ async def result_or_error(tool: str, work: Awaitable[View]) -> CallToolResult:
     try:
         view = await work
     except CoMcpError as exc:
-        raise ToolError(explain(exc)) from None
+        raise tool_error(exc) from None
     except ToolError:
         raise
     except Exception:
@@ -159,7 +160,7 @@ async def audit_write(
 ) -> None:
     """One audit line: ``attempt`` before a write is sent, then what came of it."""
     status = error.status_code if isinstance(error, APIStatusError) else (None if error or outcome else 200)
-    await state.options.audit.write(
+    await state.audit.write(
         tool,
         outcome=outcome or (("unknown" if outcome_unknown(error) else "failed") if error else "done"),
         data_asset_ids=asset_ids_of(args, view),

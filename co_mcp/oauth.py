@@ -1,0 +1,221 @@
+"""Team mode's access tokens: JWTs an OpenID provider issued for co-mcp, checked with PyJWT against the keys
+the provider publishes.
+
+A token is accepted only if its signature verifies with a key from the issuer's JWKS (asymmetric algorithms
+only: never ``none`` or a shared-secret HMAC, which would let anyone holding the JWKS forge one), it has not
+expired, its ``iss`` is the configured issuer exactly, its ``aud`` names co-mcp's public URL, and it has a
+``sub``. The JWKS address comes from the issuer's OpenID configuration (or its RFC 8414 metadata); keys are
+cached, and fetched again when a token names a key not yet seen (a rotation), at most once per
+``REFRESH_EVERY``. Nothing here is MCP: the server wraps it in the SDK's ``TokenVerifier``.
+
+A token co-mcp receives is only ever checked here; it is never sent anywhere, Code Ocean least of all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from co_mcp.errors import ConfigurationError
+from co_mcp.exposure import is_loopback
+
+if TYPE_CHECKING:
+    import httpx2
+    import jwt
+
+__all__ = ["ALGORITHMS", "AccessTokenValidator", "ValidatedToken", "check_issuer"]
+
+log = logging.getLogger("co_mcp.oauth")
+
+# Public-key algorithms only. HS* would make the published key a signing key; "none" signs nothing.
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+# Clocks of the provider and co-mcp may disagree a little.
+LEEWAY = 30
+# A token naming an unknown key triggers a JWKS fetch at most this often (a flood of forged kids costs nothing).
+REFRESH_EVERY = 30.0
+# Keys are fetched again after this long even if every token names a known one (a revoked key drops out).
+KEYS_MAX_AGE = 3600.0
+MAX_TOKEN_LENGTH = 16_384
+
+
+@dataclass(frozen=True)
+class ValidatedToken:
+    """What a valid access token says: who (issuer and subject), through which client, allowed to do what."""
+
+    issuer: str
+    subject: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: int
+    audience: str
+    claims: dict[str, Any]
+
+
+def check_issuer(issuer: str) -> str:
+    """The issuer URL as configured, or a ConfigurationError: https, or http on loopback only."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(issuer.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError("CO_MCP_AUTH_ISSUER must be the identity provider's https:// issuer URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            "CO_MCP_AUTH_ISSUER must use https beyond this machine: its keys decide who may call co-mcp"
+        )
+    return issuer.strip()
+
+
+def _scopes(claims: dict[str, Any]) -> tuple[str, ...]:
+    """OAuth's ``scope`` (space-separated) or the ``scp`` some providers use (a list, or a string)."""
+    value = claims.get("scope", claims.get("scp", ""))
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list):
+        return tuple(str(item) for item in value)
+    return ()
+
+
+class AccessTokenValidator:
+    """Checks access tokens for one issuer and one audience; keys are fetched with ``http`` when needed."""
+
+    def __init__(self, issuer: str, audience: str, http: httpx2.AsyncClient) -> None:
+        self.issuer = check_issuer(issuer)
+        self.audience = audience
+        self._http = http
+        self._keys: jwt.PyJWKSet | None = None
+        self._fetched_at = 0.0
+        self._tried_at = -REFRESH_EVERY
+        self._jwks_uri: str | None = None
+        self._lock = anyio.Lock()
+
+    async def validate(self, token: str) -> ValidatedToken | None:
+        """The token's facts if it is valid for co-mcp, else None (the reason is logged; never the token)."""
+        import jwt
+
+        if len(token) > MAX_TOKEN_LENGTH:
+            log.info("access token refused: longer than %d characters", MAX_TOKEN_LENGTH)
+            return None
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            log.info("access token refused: not a JWT")
+            return None
+        if header.get("alg") not in ALGORITHMS:
+            log.info("access token refused: algorithm %r is not accepted", str(header.get("alg"))[:20])
+            return None
+        key = await self._key(header.get("kid"))
+        if key is None:
+            return None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[str(header["alg"])],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY,
+                options={"require": ["exp", "iss", "aud", "sub"], "verify_signature": True},
+            )
+        except jwt.PyJWTError as exc:
+            log.info("access token refused: %s", type(exc).__name__)
+            return None
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            log.info("access token refused: its sub is not a string")
+            return None
+        client_id = claims.get("client_id", claims.get("azp", ""))
+        return ValidatedToken(
+            issuer=self.issuer,
+            subject=subject,
+            client_id=str(client_id),
+            scopes=_scopes(claims),
+            expires_at=int(claims["exp"]),
+            audience=self.audience,
+            claims=claims,
+        )
+
+    async def _key(self, kid: object) -> jwt.PyJWK | None:
+        """The issuer's key ``kid`` (or its only key, for a token without a kid)."""
+        keys = await self._current_keys(refresh=False)
+        found = _find(keys, kid)
+        if found is None and time.monotonic() - self._tried_at >= REFRESH_EVERY:
+            # Perhaps the provider rotated its keys since they were fetched.
+            found = _find(await self._current_keys(refresh=True), kid)
+        if found is None:
+            log.info("access token refused: the issuer publishes no key %r", str(kid)[:64])
+        return found
+
+    async def _current_keys(self, *, refresh: bool) -> jwt.PyJWKSet | None:
+        async with self._lock:
+            stale = time.monotonic() - self._fetched_at > KEYS_MAX_AGE
+            if self._keys is not None and not refresh and not stale:
+                return self._keys
+            if refresh and time.monotonic() - self._tried_at < REFRESH_EVERY:
+                return self._keys
+            self._tried_at = time.monotonic()
+            try:
+                self._keys = await self._fetch_keys()
+                self._fetched_at = time.monotonic()
+            except Exception as exc:  # the provider down or answering nonsense: refuse tokens, keep serving
+                log.error("cannot fetch the signing keys of %s: %s", self.issuer, _reason(exc))
+            return self._keys
+
+    async def _fetch_keys(self) -> jwt.PyJWKSet:
+        import jwt
+
+        if self._jwks_uri is None:
+            self._jwks_uri = await self._discover_jwks_uri()
+        response = await self._http.get(self._jwks_uri, headers={"Accept": "application/json"})
+        response.raise_for_status()
+        keys = jwt.PyJWKSet.from_dict(response.json())
+        log.info("fetched %d signing key(s) of %s", len(keys.keys), self.issuer)
+        return keys
+
+    async def _discover_jwks_uri(self) -> str:
+        """From the OpenID configuration, else RFC 8414 metadata; the document must name this issuer."""
+        base = self.issuer.rstrip("/")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        candidates = [
+            f"{base}/.well-known/openid-configuration",
+            f"{origin}/.well-known/oauth-authorization-server{parts.path}",
+        ]
+        problems = []
+        for url in candidates:
+            try:
+                response = await self._http.get(url, headers={"Accept": "application/json"})
+                if response.status_code != 200:
+                    problems.append(f"{url}: {response.status_code}")
+                    continue
+                document = response.json()
+            except Exception as exc:
+                problems.append(f"{url}: {_reason(exc)}")
+                continue
+            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
+                problems.append(f"{url}: names another issuer")
+                continue
+            jwks_uri = document.get("jwks_uri")
+            if isinstance(jwks_uri, str) and jwks_uri.startswith(("https://", "http://")):
+                return jwks_uri
+            problems.append(f"{url}: no jwks_uri")
+        raise LookupError("; ".join(problems))
+
+
+def _find(keys: jwt.PyJWKSet | None, kid: object) -> jwt.PyJWK | None:
+    if keys is None:
+        return None
+    signing = [key for key in keys.keys if getattr(key, "public_key_use", None) in (None, "sig")]
+    if kid is None:
+        return signing[0] if len(signing) == 1 else None
+    return next((key for key in signing if key.key_id == kid), None)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,292 @@
+"""Team mode: each person acts on Code Ocean with their own token, linked once to their identity.
+
+A person is an access token's ``sub`` within its issuer. Their Code Ocean token is linked on co-mcp's own
+page (never through the model) and kept encrypted in the shared state store (``co_mcp.linked``). Every call
+they make uses a Code Ocean client holding their token and no one else's, and runs under their own
+concurrency cap, so one person's storm of calls (and its retries) waits on itself, not on the others.
+
+The link page is reached through a *link ticket*: a short-lived, signed, single-use value naming the person,
+handed only to that person's authenticated MCP client. Nothing here is MCP; the server turns ``NotLinked``
+into a URL elicitation or an error naming the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
+
+import anyio
+
+from co_mcp.confirm import Refusal, TokenSigner
+from co_mcp.errors import CoMcpError, ConfigurationError
+from co_mcp.oauth import check_issuer
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from pydantic import SecretStr
+
+    from co_mcp.api.client import CodeOceanClient
+    from co_mcp.config import Settings
+    from co_mcp.linked import LinkedTokens
+    from co_mcp.oauth import AccessTokenValidator
+    from co_mcp.store import ConfirmationStore
+
+__all__ = ["LINK_PATH", "LinkRefused", "NotLinked", "Person", "Team", "link_page_url", "team_urls"]
+
+log = logging.getLogger("co_mcp.team")
+
+LINK_PATH = "/link"
+# How long a link ticket stays valid: time to open the page, find the token in Code Ocean and paste it.
+LINK_TTL = 900
+# Clients kept open at once; the least recently used is closed beyond this (it is made again when needed).
+MAX_CLIENTS = 256
+_TICKET_PURPOSE = "link a Code Ocean token"
+_NO_STATE = "0" * 32
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is calling: the subject of an access token, unique within its issuer."""
+
+    issuer: str
+    subject: str
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class NotLinked(CoMcpError):
+    """This person has no usable Code Ocean token: none linked, or Code Ocean refused the linked one."""
+
+    def __init__(self, person: Person, url: str, *, refused: bool) -> None:
+        self.person = person
+        self.url = url
+        self.refused = refused
+        if refused:
+            message = (
+                "Code Ocean refused the Code Ocean token linked to your identity (revoked or expired): link your "
+                f"token again at {url} , then call again. Nothing was done."
+            )
+        else:
+            message = (
+                "No Code Ocean token is linked to your identity yet: open "
+                f"{url} and paste your Code Ocean access token there (never into this chat), then call again. "
+                "Nothing was done."
+            )
+        super().__init__(message)
+
+
+class LinkRefused(CoMcpError):
+    """The link page's form could not link: an expired, forged or used ticket, or a token Code Ocean refused."""
+
+
+def link_page_url(public_url: str) -> str:
+    """The link page's address, beside the MCP endpoint: https://mcp.example.org/mcp -> .../link."""
+    parts = urlsplit(public_url)
+    return f"{parts.scheme}://{parts.netloc}{LINK_PATH}"
+
+
+def team_urls(settings: Settings) -> tuple[str, str]:
+    """The issuer and co-mcp's public MCP URL, or a ConfigurationError saying what is missing or wrong."""
+    from urllib.parse import urlsplit
+
+    from co_mcp.exposure import is_loopback
+
+    if settings.auth_issuer is None:
+        raise ConfigurationError("team mode needs CO_MCP_AUTH_ISSUER")
+    issuer = check_issuer(settings.auth_issuer)
+    public = (settings.public_url or "").strip()
+    parts = urlsplit(public)
+    if not public or parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "CO_MCP_AUTH_ISSUER needs CO_MCP_PUBLIC_URL: co-mcp's MCP endpoint as clients reach it, e.g. "
+            "https://mcp.example.org/mcp (access tokens must name it as their audience)"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError("CO_MCP_PUBLIC_URL must use https beyond this machine: access tokens travel to it")
+    if parts.path.rstrip("/") != "/mcp":
+        raise ConfigurationError("CO_MCP_PUBLIC_URL must end in /mcp, the path co-mcp serves MCP at")
+    return issuer, public
+
+
+class Team:
+    """Team mode: who may call (``validator``, scopes), and each person's Code Ocean client, cap and link tickets.
+
+    ``make_client`` builds a client for one token; ``check`` asks Code Ocean whether a token is good (it raises
+    ``LinkRefused`` with a sentence for the person if not, and returns a label to remember, or None).
+    """
+
+    def __init__(
+        self,
+        *,
+        validator: AccessTokenValidator,
+        public_url: str,
+        scopes: tuple[str, str],
+        linked: LinkedTokens,
+        make_client: Callable[[SecretStr], CodeOceanClient],
+        check: Callable[[SecretStr], Awaitable[str | None]],
+        signer: TokenSigner,
+        store: ConfirmationStore,
+        concurrency: int,
+    ) -> None:
+        # Who may call: tokens of this issuer, for this public URL, with these (read, write) scopes.
+        self.validator = validator
+        self.public_url = public_url
+        self.read_scope, self.write_scope = scopes
+        self.linked = linked
+        self._make_client = make_client
+        self._check = check
+        self.page = link_page_url(public_url)
+        # A ticket signer of its own: the confirm secret, but tickets live longer than confirm tokens.
+        self._tickets = TokenSigner(signer.secret, LINK_TTL)
+        self._store = store
+        self._concurrency = concurrency
+        self._clients: OrderedDict[Person, tuple[str, CodeOceanClient]] = OrderedDict()
+        self._limiters: dict[Person, anyio.CapacityLimiter] = {}
+
+    # --- calls -----------------------------------------------------------------------------------------
+
+    async def client_for(self, person: Person) -> CodeOceanClient:
+        """The client with this person's own token; NotLinked (naming the page) if there is none.
+
+        The token is read from the store on every call, so an unlink or a new link made through another
+        worker takes effect at once; the client (and its connections) is kept while the token is the same.
+        """
+        token = await self.linked.token_for(person.issuer, person.subject)
+        if token is None:
+            await self._drop(person)
+            raise NotLinked(person, self.link_url(person), refused=False)
+        digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest()
+        kept = self._clients.get(person)
+        if kept is not None and kept[0] == digest:
+            self._clients.move_to_end(person)
+            return kept[1]
+        await self._drop(person)
+        client = self._make_client(token)
+        self._clients[person] = (digest, client)
+        while len(self._clients) > MAX_CLIENTS:
+            _, (_, oldest) = self._clients.popitem(last=False)
+            await oldest.aclose()
+        return client
+
+    def refused(self, person: Person) -> NotLinked:
+        """What to say when Code Ocean answered 401 to this person's linked token."""
+        return NotLinked(person, self.link_url(person), refused=True)
+
+    def limiter(self, person: Person) -> anyio.CapacityLimiter:
+        """This person's cap on calls running at once."""
+        found = self._limiters.get(person)
+        if found is None:
+            found = self._limiters[person] = anyio.CapacityLimiter(self._concurrency)
+        return found
+
+    async def _drop(self, person: Person) -> None:
+        kept = self._clients.pop(person, None)
+        if kept is not None:
+            await kept[1].aclose()
+
+    async def aclose(self) -> None:
+        for _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    # --- linking -----------------------------------------------------------------------------------------
+
+    def link_url(self, person: Person) -> str:
+        """The page where this person links their token, with a fresh ticket naming them."""
+        return f"{self.page}?{urlencode({'ticket': self.ticket(person)})}"
+
+    def ticket(self, person: Person) -> str:
+        who = {"iss": person.issuer, "sub": person.subject}
+        named = base64.urlsafe_b64encode(json.dumps(who, separators=(",", ":")).encode()).decode().rstrip("=")
+        return f"{named}~{self._tickets.issue(_TICKET_PURPOSE, who, _NO_STATE)}"
+
+    def holder(self, ticket: str) -> Person:
+        """The person a ticket names, if it is authentic and current; else LinkRefused."""
+        named, _, signed = ticket.strip().partition("~")
+        try:
+            who = json.loads(base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)))
+            person = Person(str(who["iss"]), str(who["sub"]))
+        except (ValueError, KeyError, TypeError):
+            raise LinkRefused("This link is not one co-mcp made: ask your assistant for a new one.") from None
+        who = {"iss": person.issuer, "sub": person.subject}
+        refusal = self._tickets.check(signed, _TICKET_PURPOSE, who, current=_NO_STATE)
+        if refusal is Refusal.EXPIRED:
+            raise LinkRefused("This link expired: ask your assistant for a new one.")
+        if refusal is not None:
+            raise LinkRefused("This link is not one co-mcp made: ask your assistant for a new one.")
+        return person
+
+    async def redeem(self, ticket: str, token: SecretStr) -> Person:
+        """Link ``token`` to the ticket's person, once Code Ocean has accepted it; each ticket links once."""
+        from co_mcp.store import confirmation_key
+
+        person = self.holder(ticket)
+        if not token.get_secret_value().strip():
+            raise LinkRefused("Paste your Code Ocean access token in the field.")
+        label = await self._check(token)  # LinkRefused, with Code Ocean's verdict, if it is not good
+        used = await self._store.claim(confirmation_key("link_ticket", ticket), keep_for=LINK_TTL)
+        if used is not None:
+            raise LinkRefused("This link was already used: ask your assistant for a new one if you need it.")
+        await self.linked.link(person.issuer, person.subject, token, label=label)
+        await self._drop(person)
+        log.info("linked a Code Ocean token for %s (issuer %s)", person.subject, person.issuer)
+        return person
+
+    # --- assembly ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, signer: TokenSigner, store: ConfirmationStore) -> Team:
+        """Team mode as configured: no shared Code Ocean token, each person's own, checked when linked."""
+        import httpx2
+
+        from co_mcp.api.client import client_from_settings
+        from co_mcp.api.domain import domain_problem
+        from co_mcp.linked import linked_tokens_from_settings
+        from co_mcp.oauth import AccessTokenValidator
+
+        issuer, public = team_urls(settings)
+        domain = settings.codeocean_domain
+        if not domain:
+            raise ConfigurationError("team mode needs CODEOCEAN_DOMAIN, the Code Ocean every person's token is for")
+        problem = domain_problem(domain)
+        if problem is not None:
+            raise ConfigurationError(f"CODEOCEAN_DOMAIN {problem}")
+        if settings.codeocean_token is not None:
+            raise ConfigurationError(
+                "team mode (CO_MCP_AUTH_ISSUER) acts with each person's own Code Ocean token: unset CODEOCEAN_TOKEN, "
+                "so that no shared token can act for anyone"
+            )
+
+        def make_client(token: SecretStr) -> CodeOceanClient:
+            return client_from_settings(settings, domain, token)
+
+        async def check(token: SecretStr) -> str | None:
+            from co_mcp.doctor import token_checks
+
+            async with make_client(token) as client:
+                failed = [found for found in await token_checks(client) if found.status == "FAIL"]
+            if failed:
+                raise LinkRefused(f"Code Ocean did not accept this token: {failed[0].detail}. Nothing was linked.")
+            return None
+
+        # The provider's keys are fetched with a client of their own: nothing of Code Ocean's rides along.
+        keys_http = httpx2.AsyncClient(timeout=httpx2.Timeout(10.0), follow_redirects=False)
+        return cls(
+            validator=AccessTokenValidator(issuer, public, keys_http),
+            public_url=public,
+            scopes=(settings.read_scope, settings.write_scope),
+            linked=linked_tokens_from_settings(settings),
+            make_client=make_client,
+            check=check,
+            signer=signer,
+            store=store,
+            concurrency=settings.subject_concurrency,
+        )
