@@ -160,9 +160,7 @@ async def test_a_provider_that_cannot_be_reached_refuses_tokens_without_raising(
         assert await validator.validate(token) is None
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://idp.example.org", "http://idp.example.org", "idp.example.org", "https://"]
-)
+@pytest.mark.parametrize("url", ["ftp://idp.example.org", "http://idp.example.org", "idp.example.org", "https://"])
 def test_issuers_must_be_https_beyond_loopback(url: str) -> None:
     with pytest.raises(ConfigurationError, match="CO_MCP_AUTH_ISSUER"):
         check_issuer(url)

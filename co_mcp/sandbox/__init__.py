@@ -294,6 +294,10 @@ class Sandbox:
         except KeyError:
             raise KeyError(f"no sandbox user {name!r}; users are {', '.join(self._users)}") from None
 
+    def revoke(self, name: str) -> None:
+        """The user's token stops working (deleted on their account page): Code Ocean answers it 401."""
+        self.api.revoke(self.token_for(name))
+
     def close(self) -> None:
         """Close the store (a file database is left on disk)."""
         self.store.close()

@@ -131,7 +131,14 @@ class Api:
         user = self._by_token.get(decoded.partition(":")[0])
         if user is None:
             _fail(401, "invalid API token")
+        mark = request.scope.get(COMMIT_MARK)
+        if isinstance(mark, dict):
+            mark["user"] = user.email  # the request log says who asked (never with what token)
         return user
+
+    def revoke(self, token: str) -> None:
+        """The token stops working, as when its owner deletes it on their account page (401 from now on)."""
+        self._by_token.pop(token, None)
 
     def writer(self, request: Request) -> UserRecord:
         """The caller, who must hold a Read & Write token."""

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from co_mcp.sandbox.app import COMMIT_MARK
 from co_mcp.sandbox.faults import operation_for
@@ -38,6 +38,8 @@ class LoggedRequest:
     # True once the API changed the store, even if what the client saw afterwards was an error.
     committed: bool
     at: float
+    # The e-mail of the user whose token authenticated the request; None if none did.
+    user: str | None = None
 
 
 class RequestLog:
@@ -58,7 +60,7 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        mark = {"committed": False}
+        mark: dict[str, Any] = {"committed": False}
         scope[COMMIT_MARK] = mark
         status: int | None = None
         recorded = False
@@ -77,6 +79,7 @@ class RequestLog:
                 operation=operation_for(scope["method"], scope["path"]),
                 committed=bool(mark["committed"]),
                 at=at,
+                user=mark.get("user"),
             )
             with self._lock:
                 if len(self._entries) == self._entries.maxlen:

@@ -132,3 +132,17 @@ async def test_the_log_keeps_the_newest_entries_up_to_its_size(clock: Clock) -> 
 def test_a_log_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         RequestLog(lingering, max_entries=0)
+
+
+async def test_each_entry_names_the_user_whose_token_asked_and_revoked_tokens_are_refused() -> None:
+    sandbox = Sandbox(assets=5, seed=1)
+    transport = httpx2.ASGITransport(app=sandbox.app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox.test") as http:
+        for name in ("alice", "bob"):
+            await http.post("/api/v1/data_assets/search", json={"limit": 1}, auth=(sandbox.token_for(name), ""))
+        await http.post("/api/v1/data_assets/search", json={"limit": 1})
+        sandbox.revoke("bob")
+        refused = await http.post("/api/v1/data_assets/search", json={"limit": 1}, auth=(sandbox.token_for("bob"), ""))
+    users = [entry.user for entry in sandbox.request_log.entries]
+    assert users == [sandbox.users["alice"].email, sandbox.users["bob"].email, None, None]
+    assert refused.status_code == 401
