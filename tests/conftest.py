@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import ServerOptions, build_server
+from tests.oidc import ANY_LOCAL_MCP, OTHER_RESOURCE, Provider, running_provider
 
 # Retries without waiting, so fault tests stay fast; Retry-After is still honoured up to 50 ms.
 FAST_RETRY = RetryPolicy(
@@ -81,3 +82,20 @@ async def mcp(make_server: ServerFactory, mode: str) -> AsyncIterator[Client]:
     """An MCP client connected in-process to a server wired to the sandbox (no elicitation support)."""
     async with Client(make_server(), mode=mode) as client:
         yield client
+
+
+# --- team mode: real OpenID providers (tests/oidc.py; skipped without `bash tests/oidc/install.sh`, failed under CI)
+
+
+@pytest.fixture(scope="session")
+def oidc() -> Iterator[Provider]:
+    """The team's OpenID provider: tokens for co-mcp's endpoint on any loopback port, and for OTHER_RESOURCE."""
+    with running_provider(resources=[ANY_LOCAL_MCP, OTHER_RESOURCE]) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def other_oidc() -> Iterator[Provider]:
+    """A second, independent provider (another issuer, other keys) issuing for the same resources."""
+    with running_provider(resources=[ANY_LOCAL_MCP, OTHER_RESOURCE]) as provider:
+        yield provider
