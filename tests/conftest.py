@@ -15,6 +15,7 @@ from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import ServerOptions, build_server
+from tests.postgres import postgres_url  # noqa: F401 - a session fixture for every module
 
 # Retries without waiting, so fault tests stay fast; Retry-After is still honoured up to 50 ms.
 FAST_RETRY = RetryPolicy(
