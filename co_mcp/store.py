@@ -16,6 +16,10 @@ not at start-up, and every statement runs in a worker thread, off the event loop
 confirmation they record by a margin for clock skew, then are pruned.
 
 Nothing here stores a token or request state in clear: the key is a SHA-256 digest of it.
+
+*The database* (:class:`Database`) is shared with the other stores of a deployment (the linked Code Ocean
+tokens of team mode, ``co_mcp/linked.py``), each in its own table; :func:`state_location` is the one place
+that decides which database a deployment uses.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import stat
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -38,18 +42,24 @@ import anyio.to_thread
 from co_mcp.errors import CoMcpError, ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-    from sqlalchemy import Engine, Table
+    from sqlalchemy import Engine, MetaData, Table
+
+    from co_mcp.config import Settings
 
 __all__ = [
     "ConfirmationStore",
+    "Database",
+    "Location",
     "StoreError",
     "Used",
     "confirmation_key",
     "load_or_create_secret",
     "state_directory",
     "state_files",
+    "state_location",
 ]
 
 log = logging.getLogger("co_mcp.store")
@@ -171,12 +181,29 @@ def check_url(url: str) -> None:
         )
 
 
-class ConfirmationStore:
-    """The used-confirmation table, in SQLite or PostgreSQL; safe for threads and for processes.
+@dataclass(frozen=True)
+class Location:
+    """Which database a deployment's shared state lives in: a URL (``CO_MCP_STATE_URL``) or an SQLite file."""
 
-    ``url=None`` is a private in-memory database: right for one process (tests, a library embedding
-    co_mcp), and what ``ServerOptions()`` gets by default. ``from_settings`` in the server picks the
-    deployment's file or URL.
+    url: str | None = field(default=None, repr=False)  # may hold a password
+    sqlite_path: Path | None = None
+
+
+def state_location(settings: Settings, *, sandbox: bool = False) -> Location:
+    """The one place that decides it: ``CO_MCP_STATE_URL`` if set, else ``state.sqlite3`` in the state directory."""
+    if settings.state_url is not None:
+        return Location(url=settings.state_url.get_secret_value())
+    _, state_file = state_files(state_directory(settings.state_dir, sandbox=sandbox), sandbox=sandbox)
+    return Location(sqlite_path=state_file)
+
+
+class Database:
+    """One database shared by co-mcp's stores: SQLite file, private in-memory SQLite, or a PostgreSQL URL.
+
+    The engine is made on first use (this is where SQLAlchemy is imported); each store names the table it
+    needs with :meth:`ready`, which creates it if absent. An SQLite file is made 0600 and put in WAL mode;
+    the in-memory database has one connection, which its users take in turns (:meth:`turn`). Errors and
+    :meth:`describe` never show a URL's password.
     """
 
     def __init__(self, url: str | None = None, *, sqlite_path: Path | None = None) -> None:
@@ -187,18 +214,13 @@ class ConfirmationStore:
         self._url = url
         self._path = sqlite_path
         self._engine: Engine | None = None
-        self._table: Table | None = None
+        self._tables: dict[str, Table] = {}
         self._setup = threading.Lock()
         # One connection is all an in-memory database has: its users take turns.
         self._serial: threading.Lock | None = threading.Lock() if url is None and sqlite_path is None else None
-        self._pruned = 0.0
-
-    @classmethod
-    def sqlite(cls, path: Path) -> ConfirmationStore:
-        return cls(sqlite_path=path)
 
     def describe(self) -> str:
-        """Where the table lives, for logs and the doctor; a URL's password is masked."""
+        """Where the database is, for logs and the doctor; a URL's password is masked."""
         if self._path is not None:
             return str(self._path)
         if self._url is None:
@@ -208,6 +230,129 @@ class ConfirmationStore:
             return self._url
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return parts._replace(netloc=netloc).geturl()
+
+    def turn(self) -> AbstractContextManager[Any]:
+        """Held around each statement: the in-memory database's one connection, taken in turns."""
+        return self._serial if self._serial is not None else nullcontext()
+
+    def failure(self, purpose: str, what: str, exc: Exception) -> StoreError:
+        """A StoreError for the caller; the driver's words go to the operator's log, the URL's password never."""
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else ""
+        log.error("state store %s: %s failed: %s: %s", self.describe(), what, type(exc).__name__, detail)
+        return StoreError(f"{purpose} ({what}) failed: {type(exc).__name__}")
+
+    def ready(self, define: Callable[[MetaData], Table], purpose: str) -> tuple[Engine, Table]:
+        """The engine, and the table ``define`` describes, created if absent; both made on first use."""
+        with self._setup:
+            try:
+                if self._engine is None:
+                    self._engine = self._connect()
+                table = self._tables.get(purpose)
+                if table is None:
+                    from sqlalchemy import MetaData
+
+                    table = define(MetaData())
+                    self._create(self._engine, table)
+                    self._tables[purpose] = table
+            except StoreError:
+                raise
+            except Exception as exc:
+                raise self.failure(purpose, "connect", exc) from None
+            return self._engine, table
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._tables.clear()
+
+    def _connect(self) -> Engine:
+        from sqlalchemy import create_engine, event, make_url
+        from sqlalchemy.pool import StaticPool
+
+        if self._path is not None:
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Made here, not by SQLite, so that it (and the -wal and -shm files SQLite gives its mode) is 0600.
+            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600))
+            engine = create_engine(f"sqlite:///{self._path}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(connection: Any, _: Any) -> None:
+                # WAL: readers never block the writer, several processes share the file. FULL: a claim is on
+                # disk before the action it guards starts, so a power cut cannot forget it.
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.close()
+
+            return engine
+        if self._url is None:
+            return create_engine(_MEMORY, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        url = make_url(self._url.strip())
+        url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
+        # pre_ping: a pooled connection the database server closed meanwhile is replaced, not an error.
+        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8)
+
+    def _create(self, engine: Engine, table: Table) -> None:
+        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        for attempt in range(3):
+            try:
+                with self.turn(), engine.begin() as conn:
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+                return
+            except DBAPIError:
+                # Two processes creating the table at the same moment: PostgreSQL may refuse the second
+                # even with IF NOT EXISTS. Once the first committed, trying again finds it there.
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+
+PURPOSE = "the record of used confirmations"
+
+
+def _used_confirmations(metadata: MetaData) -> Table:
+    from sqlalchemy import Column, Double, String, Table, Text
+
+    return Table(
+        TABLE,
+        metadata,
+        Column("key", String(64), primary_key=True),
+        Column("used_at", Double, nullable=False),
+        Column("expires_at", Double, nullable=False, index=True),
+        Column("outcome", Text, nullable=True),
+    )
+
+
+class ConfirmationStore:
+    """The used-confirmation table, in SQLite or PostgreSQL; safe for threads and for processes.
+
+    ``url=None`` is a private in-memory database: right for one process (tests, a library embedding
+    co_mcp), and what ``ServerOptions()`` gets by default. ``from_settings`` picks the deployment's file
+    or URL.
+    """
+
+    def __init__(self, url: str | None = None, *, sqlite_path: Path | None = None) -> None:
+        self._db = Database(url, sqlite_path=sqlite_path)
+        self._pruned = 0.0
+
+    @classmethod
+    def sqlite(cls, path: Path) -> ConfirmationStore:
+        return cls(sqlite_path=path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, sandbox: bool = False) -> ConfirmationStore:
+        """The deployment's store: ``CO_MCP_STATE_URL``, else ``state.sqlite3`` in the state directory."""
+        where = state_location(settings, sandbox=sandbox)
+        return cls(where.url, sqlite_path=where.sqlite_path)
+
+    def describe(self) -> str:
+        """Where the table lives, for logs and the doctor; a URL's password is masked."""
+        return self._db.describe()
 
     # --- async API: each call runs its statements in a worker thread ---
 
@@ -232,9 +377,7 @@ class ConfirmationStore:
         return await anyio.to_thread.run_sync(self._lookup, key)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        self._db.close()
 
     # --- blocking work ---
 
@@ -244,7 +387,7 @@ class ConfirmationStore:
         engine, table = self._ready()
         now = time.time()
         try:
-            with self._turn():
+            with self._db.turn():
                 if now - self._pruned >= PRUNE_EVERY:
                     with engine.begin() as conn:
                         conn.execute(table.delete().where(table.c.expires_at < now))
@@ -255,98 +398,27 @@ class ConfirmationStore:
             # The primary key is taken: another call, here or in another process, claimed it first.
             return self._lookup(key) or Used(at=None, outcome=None)
         except Exception as exc:
-            raise self._failure("claim", exc) from None
+            raise self._db.failure(PURPOSE, "claim", exc) from None
         return None
 
     def _record(self, key: str, outcome: str) -> None:
         engine, table = self._ready()
         try:
-            with self._turn(), engine.begin() as conn:
+            with self._db.turn(), engine.begin() as conn:
                 conn.execute(table.update().where(table.c.key == key).values(outcome=outcome[:1000]))
         except Exception as exc:
-            raise self._failure("record", exc) from None
+            raise self._db.failure(PURPOSE, "record", exc) from None
 
     def _lookup(self, key: str) -> Used | None:
         engine, table = self._ready()
         try:
-            with self._turn(), engine.connect() as conn:
+            with self._db.turn(), engine.connect() as conn:
                 row = conn.execute(
                     table.select().with_only_columns(table.c.used_at, table.c.outcome).where(table.c.key == key)
                 ).first()
         except Exception as exc:
-            raise self._failure("lookup", exc) from None
+            raise self._db.failure(PURPOSE, "lookup", exc) from None
         return None if row is None else Used(at=float(row.used_at), outcome=row.outcome)
 
-    def _turn(self) -> AbstractContextManager[Any]:
-        return self._serial if self._serial is not None else nullcontext()
-
-    def _failure(self, what: str, exc: Exception) -> StoreError:
-        # The driver's words go to the operator's log; the URL's password never does.
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300] if str(exc) else ""
-        log.error("state store %s: %s failed: %s: %s", self.describe(), what, type(exc).__name__, detail)
-        return StoreError(f"the record of used confirmations ({what}) failed: {type(exc).__name__}")
-
     def _ready(self) -> tuple[Engine, Table]:
-        """The engine and table, made on first use (this is where SQLAlchemy is imported)."""
-        with self._setup:
-            if self._engine is None or self._table is None:
-                try:
-                    self._engine, self._table = self._connect()
-                except StoreError:
-                    raise
-                except Exception as exc:
-                    raise self._failure("connect", exc) from None
-            return self._engine, self._table
-
-    def _connect(self) -> tuple[Engine, Table]:
-        from sqlalchemy import Column, Double, MetaData, String, Table, Text, create_engine, event, make_url
-        from sqlalchemy.exc import DBAPIError
-        from sqlalchemy.pool import StaticPool
-        from sqlalchemy.schema import CreateIndex, CreateTable
-
-        if self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # Made here, not by SQLite, so that it (and the -wal and -shm files SQLite gives its mode) is 0600.
-            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600))
-            engine = create_engine(f"sqlite:///{self._path}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-
-            @event.listens_for(engine, "connect")
-            def _pragmas(connection: Any, _: Any) -> None:
-                # WAL: readers never block the writer, several processes share the file. FULL: a claim is on
-                # disk before the action it guards starts, so a power cut cannot forget it.
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=FULL")
-                cursor.close()
-
-        elif self._url is None:
-            engine = create_engine(_MEMORY, poolclass=StaticPool, connect_args={"check_same_thread": False})
-        else:
-            url = make_url(self._url.strip())
-            url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
-            # pre_ping: a pooled connection the database server closed meanwhile is replaced, not an error.
-            engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8)
-
-        metadata = MetaData()
-        table = Table(
-            TABLE,
-            metadata,
-            Column("key", String(64), primary_key=True),
-            Column("used_at", Double, nullable=False),
-            Column("expires_at", Double, nullable=False, index=True),
-            Column("outcome", Text, nullable=True),
-        )
-        for attempt in range(3):
-            try:
-                with self._turn(), engine.begin() as conn:
-                    conn.execute(CreateTable(table, if_not_exists=True))
-                    for index in table.indexes:
-                        conn.execute(CreateIndex(index, if_not_exists=True))
-                break
-            except DBAPIError:
-                # Two processes creating the table at the same moment: PostgreSQL may refuse the second
-                # even with IF NOT EXISTS. Once the first committed, trying again finds it there.
-                if attempt == 2:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-        return engine, table
+        return self._db.ready(_used_confirmations, PURPOSE)

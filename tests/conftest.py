@@ -16,6 +16,7 @@ from co_mcp.confirm import TokenSigner
 from co_mcp.sandbox import Sandbox
 from co_mcp.server import ServerOptions, build_server
 from tests.oidc import ANY_LOCAL_MCP, OTHER_RESOURCE, Provider, running_provider
+from tests.postgres import postgres_url  # noqa: F401 - a session fixture for every module
 
 # Retries without waiting, so fault tests stay fast; Retry-After is still honoured up to 50 ms.
 FAST_RETRY = RetryPolicy(
