@@ -183,6 +183,50 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc).removeprefix("CO_MCP_STATE_URL ")) from None
         return value
 
+    @field_validator("auth_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is not None:
+            from co_mcp.oauth import check_issuer
+
+            try:
+                return check_issuer(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc).removeprefix("CO_MCP_AUTH_ISSUER ")) from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from co_mcp.team import check_public_url
+
+            try:
+                return check_public_url(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc).removeprefix("CO_MCP_PUBLIC_URL ")) from None
+        return value
+
+    @field_validator("read_scope", "write_scope")
+    @classmethod
+    def _scope(cls, value: str) -> str:
+        # RFC 6749's scope-token: printable ASCII without space, quote or backslash (it goes into a header).
+        if not all(0x21 <= ord(ch) <= 0x7E and ch not in '"\\' for ch in value):
+            raise ValueError("must be one OAuth scope: printable ASCII without spaces, quotes or backslashes")
+        return value
+
+    @field_validator("credential_key")
+    @classmethod
+    def _credential_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from co_mcp.linked import CredentialKey
+
+            try:
+                CredentialKey.parse(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc).removeprefix("CO_MCP_CREDENTIAL_KEY ")) from None
+        return value
+
     @field_validator("allowed_hosts", "allowed_origins", "tools", "disable", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

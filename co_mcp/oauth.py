@@ -92,6 +92,10 @@ class AccessTokenValidator:
         self._jwks_uri: str | None = None
         self._lock = anyio.Lock()
 
+    async def aclose(self) -> None:
+        """Close the HTTP client the keys are fetched with."""
+        await self._http.aclose()
+
     async def validate(self, token: str) -> ValidatedToken | None:
         """The token's facts if it is valid for co-mcp, else None (the reason is logged; never the token)."""
         import jwt

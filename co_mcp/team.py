@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from co_mcp.oauth import AccessTokenValidator
     from co_mcp.store import ConfirmationStore
 
-__all__ = ["LINK_PATH", "LinkRefused", "NotLinked", "Person", "Team", "link_page_url", "team_urls"]
+__all__ = ["LINK_PATH", "LinkRefused", "NotLinked", "Person", "Team", "check_public_url", "link_page_url", "team_urls"]
 
 log = logging.getLogger("co_mcp.team")
 
@@ -93,27 +93,34 @@ def link_page_url(public_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{LINK_PATH}"
 
 
-def team_urls(settings: Settings) -> tuple[str, str]:
-    """The issuer and co-mcp's public MCP URL, or a ConfigurationError saying what is missing or wrong."""
-    from urllib.parse import urlsplit
-
+def check_public_url(url: str) -> str:
+    """co-mcp's public MCP URL as configured, or a ConfigurationError saying what is wrong (never the value)."""
     from co_mcp.exposure import is_loopback
 
-    if settings.auth_issuer is None:
-        raise ConfigurationError("team mode needs CO_MCP_AUTH_ISSUER")
-    issuer = check_issuer(settings.auth_issuer)
-    public = (settings.public_url or "").strip()
+    public = url.strip()
     parts = urlsplit(public)
     if not public or parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigurationError(
-            "CO_MCP_AUTH_ISSUER needs CO_MCP_PUBLIC_URL: co-mcp's MCP endpoint as clients reach it, e.g. "
-            "https://mcp.example.org/mcp (access tokens must name it as their audience)"
+            "CO_MCP_PUBLIC_URL must be co-mcp's MCP endpoint as clients reach it, e.g. https://mcp.example.org/mcp "
+            "(access tokens must name it as their audience)"
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigurationError("CO_MCP_PUBLIC_URL must use https beyond this machine: access tokens travel to it")
     if parts.path.rstrip("/") != "/mcp":
         raise ConfigurationError("CO_MCP_PUBLIC_URL must end in /mcp, the path co-mcp serves MCP at")
-    return issuer, public
+    return public
+
+
+def team_urls(settings: Settings) -> tuple[str, str]:
+    """The issuer and co-mcp's public MCP URL, or a ConfigurationError saying what is missing."""
+    if settings.auth_issuer is None:
+        raise ConfigurationError("team mode needs CO_MCP_AUTH_ISSUER")
+    if settings.public_url is None:
+        raise ConfigurationError(
+            "CO_MCP_AUTH_ISSUER needs CO_MCP_PUBLIC_URL: co-mcp's MCP endpoint as clients reach it, e.g. "
+            "https://mcp.example.org/mcp (access tokens must name it as their audience)"
+        )
+    return check_issuer(settings.auth_issuer), check_public_url(settings.public_url)
 
 
 class Team:
@@ -196,6 +203,7 @@ class Team:
         for _, client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        await self.validator.aclose()
 
     # --- linking -----------------------------------------------------------------------------------------
 

@@ -51,6 +51,12 @@ WRONG: dict[str, list[str]] = {
     "CO_MCP_HTTP_NO_AUTH": [SECRET],
     # A database URL may hold a password: a wrong one is named, never repeated.
     "CO_MCP_STATE_URL": [SECRET, f"nosuchdb://user:{SECRET}@db/co_mcp"],
+    "CO_MCP_AUTH_ISSUER": [SECRET, f"http://idp.example.org/{SECRET}", f"ftp://{SECRET}.example.org"],
+    "CO_MCP_PUBLIC_URL": [SECRET, f"http://mcp.example.org/{SECRET}/mcp", f"https://mcp.example.org/{SECRET}"],
+    "CO_MCP_READ_SCOPE": [f"data {SECRET}", f'"{SECRET}'],
+    "CO_MCP_WRITE_SCOPE": [f"{SECRET}\\x"],
+    "CO_MCP_CREDENTIAL_KEY": [SECRET, f"{SECRET}{SECRET}"],
+    "CO_MCP_SUBJECT_CONCURRENCY": [SECRET, "0"],
 }
 # Settings any text is right for: nothing to refuse, so nothing to echo.
 FREE_TEXT = {

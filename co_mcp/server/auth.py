@@ -58,21 +58,29 @@ class JwtVerifier:
 
 
 def auth_settings(team: Team) -> AuthSettings:
-    """The SDK's resource-server settings: the read scope is needed for anything at all."""
-    return AuthSettings(
-        issuer_url=AnyHttpUrl(team.validator.issuer),
-        resource_server_url=AnyHttpUrl(team.public_url),
-        required_scopes=[team.read_scope],
-        # The verifier checked the audience already; the SDK checks it again against the same URL.
-        validate_token_resource=True,
+    """The SDK's resource-server settings: the read scope is needed for anything at all.
+
+    Validated from strings, so a path-less issuer keeps its exact spelling (no trailing slash): clients compare
+    it with the provider's own metadata character for character (RFC 8414).
+    """
+    return AuthSettings.model_validate(
+        {
+            "issuer_url": team.validator.issuer,
+            "resource_server_url": team.public_url,
+            "required_scopes": [team.read_scope],
+            # The verifier checked the audience already; the SDK checks it again against the same URL.
+            "validate_token_resource": True,
+        }
     )
 
 
 def metadata_routes(team: Team) -> list[Route]:
     """RFC 9728 metadata naming both scopes (the SDK's would list only the read scope it requires)."""
+    settings = auth_settings(team)
+    assert settings.resource_server_url is not None
     return create_protected_resource_routes(
-        resource_url=AnyHttpUrl(team.public_url),
-        authorization_servers=[AnyHttpUrl(team.validator.issuer)],
+        resource_url=settings.resource_server_url,
+        authorization_servers=[settings.issuer_url],
         scopes_supported=[team.read_scope, team.write_scope],
         resource_name="co-mcp: Code Ocean data assets",
     )

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
     from starlette.requests import Request
 
+    from co_mcp.api.client import CodeOceanClient
+
 __all__ = ["link_routes", "not_linked_error", "per_person", "relink_error", "tool_error"]
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,9 @@ def relink_error(exc: CoMcpError) -> Exception | None:
 
 def tool_error(exc: CoMcpError) -> Exception:
     """What a tool raises for one of co_mcp's errors: the sentence for the model, or in team mode, for a token
-    Code Ocean refused, the way to link it again."""
+    Code Ocean refused or never linked, the way to link it."""
+    if isinstance(exc, NotLinked):
+        return ToolError(str(exc))
     return relink_error(exc) or ToolError(explain(exc))
 
 
@@ -96,15 +100,20 @@ def per_person(team: Team) -> ServerMiddleware[Any]:
             # The transport lets no request through without a valid token; this is a server fault.
             raise MCPError(INTERNAL_ERROR, "team mode: this request carries no identity, so it cannot act")
         tool_call = ctx.method == "tools/call"
+        url_elicitation = can_open_urls(ctx)
         try:
-            client = await team.client_for(person)
+            client: CodeOceanClient | NotLinked = await team.client_for(person)
         except NotLinked as exc:
-            raise not_linked_error(exc, url_elicitation=can_open_urls(ctx), tool_call=tool_call) from None
+            if url_elicitation or not tool_call:
+                raise not_linked_error(exc, url_elicitation=url_elicitation, tool_call=False) from None
+            # The tool runs and meets it at its first use of the client, after its arguments are checked: an
+            # error result naming the page, through the same path as every other tool error.
+            client = exc
         except StoreError:
             message = "co-mcp cannot read the linked Code Ocean tokens right now; nothing was done. Try again shortly."
-            raise (ToolError(message) if tool_call else MCPError(INTERNAL_ERROR, message)) from None
+            raise MCPError(INTERNAL_ERROR, message) from None
         async with team.limiter(person):
-            reset = CALLER.set(Caller(person, client, team, can_open_urls(ctx)))
+            reset = CALLER.set(Caller(person, client, team, url_elicitation))
             try:
                 return await call_next(ctx)
             finally:

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from co_mcp.audit import AuditLog
 from co_mcp.confirm import TokenSigner
 from co_mcp.store import ConfirmationStore
+from co_mcp.team import NotLinked
 
 if TYPE_CHECKING:
     from co_mcp.api.client import CodeOceanClient
@@ -93,7 +94,8 @@ class Caller:
     """Team mode: the person a request acts for, and the Code Ocean client holding their own token."""
 
     person: Person
-    client: CodeOceanClient
+    # Their client; or, for a person with no usable token, why not (raised where the client is first used).
+    client: CodeOceanClient | NotLinked
     team: Team
     # Whether the person's client can open a URL elicitation (to the link page, should Code Ocean refuse the token).
     url_elicitation: bool = False
@@ -124,6 +126,8 @@ class AppState:
             caller = CALLER.get()
             if caller is None:
                 raise RuntimeError("team mode: a Code Ocean client was asked for outside a person's request")
+            if isinstance(caller.client, NotLinked):
+                raise caller.client
             return caller.client
         if self._client is None:
             self._client = self._factory()

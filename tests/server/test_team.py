@@ -1,0 +1,332 @@
+"""Team mode end to end: a real OpenID provider's tokens (tests/oidc.py), co-mcp's HTTP app on loopback, and a
+sandbox over real HTTP as Code Ocean. Each person acts with their own Code Ocean token, and only theirs."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from co_mcp.sandbox import Sandbox
+from co_mcp.sandbox.demo_data import DEMO_DATASET_ID, DEMO_RESULT_ID
+from tests.oidc import READ_SCOPE, WRITE_SCOPE, Provider
+from tests.server.team import Deployment, deployment, mcp_as, post_mcp
+from tests.support import text
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+LIST_TOOLS = {"method": "tools/list", "params": {}}
+
+
+def call(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+
+
+@pytest.fixture
+def team(tmp_path: Path, oidc: Provider) -> Iterator[Deployment]:
+    with deployment(tmp_path, oidc, Sandbox(assets=40, seed=7, ready_delay=0.0)) as running:
+        yield running
+
+
+def challenge(response: httpx2.Response) -> dict[str, str]:
+    header = response.headers.get("www-authenticate", "")
+    assert header.startswith("Bearer "), header
+    return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+# --- who may call: the resource server ----------------------------------------------------------------------
+
+
+async def test_the_protected_resource_metadata_names_the_issuer_and_both_scopes(team: Deployment) -> None:
+    async with httpx2.AsyncClient() as http:
+        found = await http.get(f"{team.base}/.well-known/oauth-protected-resource/mcp")
+    assert found.status_code == 200
+    document = found.json()
+    assert document["resource"] == team.url
+    assert document["authorization_servers"] == [team.provider.issuer]
+    assert document["scopes_supported"] == [READ_SCOPE, WRITE_SCOPE]
+
+
+async def test_no_token_is_refused_with_401_naming_the_metadata(team: Deployment) -> None:
+    refused = await post_mcp(team.url, None, LIST_TOOLS)
+    assert refused.status_code == 401
+    assert challenge(refused)["resource_metadata"] == f"{team.base}/.well-known/oauth-protected-resource/mcp"
+
+
+@pytest.mark.parametrize("kind", ["wrong audience", "expired", "garbage", "the shared bearer of single-user mode"])
+async def test_tokens_co_mcp_must_not_accept_are_refused_with_401(team: Deployment, kind: str) -> None:
+    if kind == "wrong audience":
+        token = team.provider.token("alice", scopes=[READ_SCOPE, WRITE_SCOPE], resource="https://other.example/mcp")
+    elif kind == "expired":
+        token = team.token("alice", ttl=1)
+        await anyio.sleep(32)  # past the token's exp and co-mcp's 30 s leeway for clock skew
+    elif kind == "garbage":
+        token = "not.a.token"
+    else:
+        token = "replace-with-the-output-of-openssl-rand-hex-32"
+    refused = await post_mcp(team.url, token, LIST_TOOLS)
+    assert refused.status_code == 401, refused.text
+    assert challenge(refused)["error"] == "invalid_token"
+
+
+async def test_a_token_of_another_issuer_is_refused_with_401(team: Deployment, other_oidc: Provider) -> None:
+    token = other_oidc.token("alice", scopes=[READ_SCOPE, WRITE_SCOPE], resource=team.url)
+    refused = await post_mcp(team.url, token, LIST_TOOLS)
+    assert refused.status_code == 401
+    assert "resource_metadata" in challenge(refused)
+
+
+async def test_a_write_tool_without_the_write_scope_is_refused_with_403_naming_the_scopes(team: Deployment) -> None:
+    await team.link("alice")
+    token = team.token("alice", (READ_SCOPE,))
+    refused = await post_mcp(team.url, token, call("archive_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]}))
+    assert refused.status_code == 403
+    said = challenge(refused)
+    assert said["error"] == "insufficient_scope"
+    assert said["scope"].split() == [READ_SCOPE, WRITE_SCOPE]
+    assert said["resource_metadata"].endswith("/.well-known/oauth-protected-resource/mcp")
+    assert not team.sandbox.request_log.entries  # nothing reached Code Ocean
+    async with mcp_as(team.url, token) as client:
+        result = await client.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
+    assert not result.is_error  # reading needs only the read scope
+
+
+async def test_a_token_without_the_read_scope_is_refused_with_403(team: Deployment) -> None:
+    refused = await post_mcp(team.url, team.token("alice", ()), LIST_TOOLS)
+    assert refused.status_code == 403
+    assert challenge(refused)["error"] == "insufficient_scope"
+
+
+# --- each person, their own Code Ocean token ---------------------------------------------------------------------
+
+
+async def test_alice_sees_her_private_asset_and_bob_does_not(team: Deployment) -> None:
+    await team.link("alice")
+    await team.link("bob")
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        hers = await alice.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
+    async with mcp_as(team.url, team.token("bob")) as bob:
+        his = await bob.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
+    assert not hers.is_error
+    assert DEMO_RESULT_ID in text(hers)
+    assert his.is_error
+    assert "not shared with you" in text(his)
+    users = {entry.user for entry in team.sandbox.request_log.matching(path_prefix="/api/v1/data_assets/")}
+    assert users == {team.sandbox.users["alice"].email, team.sandbox.users["bob"].email}
+
+
+async def test_every_request_to_code_ocean_carries_the_callers_own_token(team: Deployment) -> None:
+    await team.link("alice")
+    await team.link("bob")
+
+    async def search_as(person: str) -> None:
+        async with mcp_as(team.url, team.token(person)) as client:
+            for _ in range(3):
+                assert not (await client.call_tool("search_data_assets", {"limit": 2})).is_error
+
+    before = len(team.sandbox.request_log.entries)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(search_as, "alice")
+        tasks.start_soon(search_as, "bob")
+    entries = team.sandbox.request_log.entries[before:]
+    emails = [entry.user for entry in entries]
+    assert emails.count(team.sandbox.users["alice"].email) == 3
+    assert emails.count(team.sandbox.users["bob"].email) == 3
+
+
+async def test_audit_lines_name_the_person(team: Deployment) -> None:
+    await team.link("alice")
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        result = await alice.call_tool("update_data_asset", {"data_asset_id": DEMO_RESULT_ID, "add_tags": ["k"]})
+    assert not result.is_error, text(result)
+    lines = team.audit.read()
+    assert lines
+    assert {(line["subject"], line["issuer"]) for line in lines} == {("alice", team.provider.issuer)}
+
+
+async def test_alices_confirm_token_cannot_confirm_bobs_call(team: Deployment) -> None:
+    await team.link("alice")
+    await team.link("bob", "alice")  # even with one Code Ocean account behind both people
+    arguments = {"data_asset_ids": [DEMO_DATASET_ID]}
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        preview = await alice.call_tool("archive_data_asset", arguments)
+    assert preview.structured_content is not None
+    token = preview.structured_content["confirm_token"]
+    async with mcp_as(team.url, team.token("bob")) as bob:
+        refused = await bob.call_tool("archive_data_asset", {**arguments, "confirm_token": token})
+    assert "belongs to a different action" in text(refused)
+    assert not team.sandbox.request_log.matching(method="PATCH")
+
+
+# --- linking ------------------------------------------------------------------------------------------------------
+
+
+async def test_without_a_linked_token_a_client_that_opens_urls_gets_a_url_elicitation(team: Deployment) -> None:
+    async def never(*_: Any) -> Any:
+        raise AssertionError("a URL elicitation is an error to the call, not a request to the client")
+
+    async with mcp_as(team.url, team.token("alice"), elicitation_callback=never) as alice:
+        with pytest.raises(MCPError) as raised:
+            await alice.call_tool("search_data_assets", {"limit": 1})
+    assert raised.value.error.code == -32042
+    data = raised.value.error.data
+    assert data is not None
+    (ask,) = data["elicitations"]
+    assert ask["mode"] == "url"
+    assert ask["url"].startswith(f"{team.base}/link?ticket=")
+    assert ask["url"] in raised.value.error.message  # a client that cannot open it still shows where to go
+    assert not team.sandbox.request_log.entries
+
+
+async def test_without_a_linked_token_a_plain_client_gets_an_error_naming_the_page(team: Deployment) -> None:
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        try:
+            result = await alice.call_tool("search_data_assets", {"limit": 1})
+        except MCPError as exc:
+            said = exc.error.message
+        else:
+            assert result.is_error
+            said = text(result)
+    assert f"{team.base}/link?ticket=" in said
+    assert "never into this chat" in said
+
+
+async def link_page(team: Deployment, person: str) -> str:
+    """The link URL co-mcp gives ``person`` when they have no token linked."""
+    async with mcp_as(team.url, team.token(person)) as client:
+        try:
+            result = await client.call_tool("search_data_assets", {"limit": 1})
+            said = text(result)
+        except MCPError as exc:
+            said = exc.error.message
+    found = re.search(r"(http://\S+/link\?ticket=\S+)", said)
+    assert found is not None, said
+    return found.group(1)
+
+
+async def test_the_link_page_refuses_a_token_code_ocean_rejects_and_links_a_good_one(team: Deployment) -> None:
+    url = await link_page(team, "alice")
+    ticket = url.split("ticket=", 1)[1]
+    async with httpx2.AsyncClient() as http:
+        form = await http.get(url)
+        assert form.status_code == 200
+        assert "alice" in form.text
+        assert form.headers["cache-control"] == "no-store"
+        bad = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": "cop_not_a_token"})
+        assert bad.status_code == 400
+        assert "did not accept this token" in bad.text
+        assert await team.team.linked.token_for(team.provider.issuer, "alice") is None
+        assert team.sandbox.request_log.matching(status=401)  # the check asked Code Ocean
+        good = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("alice")})
+        assert good.status_code == 200, good.text
+        again = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("bob")})
+        assert again.status_code == 400
+        assert "already used" in again.text
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        result = await alice.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
+    assert not result.is_error
+
+
+@pytest.mark.parametrize("ticket", ["", "nonsense", "eyJpc3MiOiJ4Iiwic3ViIjoieSJ9~v2.1.2.3.4"])
+async def test_the_link_page_refuses_tickets_co_mcp_did_not_make(team: Deployment, ticket: str) -> None:
+    async with httpx2.AsyncClient() as http:
+        shown = await http.get(f"{team.base}/link", params={"ticket": ticket})
+        posted = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("bob")})
+    assert (shown.status_code, posted.status_code) == (400, 400)
+    assert not await team.team.linked.linked()
+
+
+async def test_a_revoked_code_ocean_token_says_link_your_token_again(team: Deployment) -> None:
+    await team.link("alice")
+    team.sandbox.revoke("alice")
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        try:
+            result = await alice.call_tool("search_data_assets", {"limit": 1})
+            said = text(result)
+        except MCPError as exc:
+            said = exc.error.message
+    assert "link your token again" in said
+    assert f"{team.base}/link?ticket=" in said
+
+
+# --- fairness ------------------------------------------------------------------------------------------------------
+
+
+async def test_one_persons_storm_waits_on_itself_not_on_the_others(tmp_path: Path, oidc: Provider) -> None:
+    sandbox = Sandbox(assets=20, seed=3, ready_delay=0.0, faults="latency:300ms@search")
+    with deployment(tmp_path, oidc, sandbox, subject_concurrency=2) as team:
+        await team.link("alice")
+        await team.link("bob")
+        alice_token, bob_token = team.token("alice"), team.token("bob")
+        finished: dict[str, float] = {}
+
+        async def alice_search(index: int) -> None:
+            async with mcp_as(team.url, alice_token) as alice:
+                await alice.call_tool("search_data_assets", {"limit": 1})
+            finished[f"alice{index}"] = time.monotonic()
+
+        async def bob_search() -> None:
+            await anyio.sleep(0.2)
+            async with mcp_as(team.url, bob_token) as bob:
+                await bob.call_tool("search_data_assets", {"limit": 1})
+            finished["bob"] = time.monotonic()
+
+        async with anyio.create_task_group() as tasks:
+            for index in range(8):
+                tasks.start_soon(alice_search, index)
+            tasks.start_soon(bob_search)
+    alice_email = sandbox.users["alice"].email
+    searches = [entry for entry in sandbox.request_log.entries if entry.operation == "search"]
+    # Never more than two of alice's searches at Code Ocean at once.
+    starts = sorted(entry.at for entry in searches if entry.user == alice_email)
+    assert all(later - earlier >= 0.25 for earlier, later in zip(starts, starts[2:], strict=False))
+    # Bob did not queue behind alice's eight: he finished before her last ones.
+    assert finished["bob"] < max(value for key, value in finished.items() if key.startswith("alice"))
+
+
+# --- nothing leaks --------------------------------------------------------------------------------------------------
+
+
+async def test_no_code_ocean_or_access_token_appears_in_results_audit_logs_or_the_database(
+    team: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    await team.link("alice")
+    access = team.token("alice")
+    seen: list[str] = []
+    async with mcp_as(team.url, access) as alice:
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("search_data_assets", {"limit": 3}),
+            ("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID, "00000000-0000-4000-8000-000000000000"]}),
+            ("archive_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]}),
+            ("update_data_asset", {"data_asset_id": DEMO_RESULT_ID, "add_tags": ["x"]}),
+        ]
+        for tool, arguments in calls:
+            result = await alice.call_tool(tool, arguments)
+            seen.append(json.dumps(result.model_dump(mode="json")))
+    team.sandbox.revoke("alice")
+    async with mcp_as(team.url, access) as alice:
+        try:
+            seen.append(json.dumps((await alice.call_tool("search_data_assets", {})).model_dump(mode="json")))
+        except MCPError as exc:
+            seen.append(json.dumps(exc.error.model_dump(mode="json")))
+    secret = team.sandbox.token_for("alice")
+    places = {
+        "results": "\n".join(seen),
+        "audit": (team.state_dir / "audit.jsonl").read_text(),
+        "logs": caplog.text,
+    }
+    raw = b"".join(path.read_bytes() for path in team.state_dir.glob("state.sqlite3*"))
+    for name, found in places.items():
+        assert secret not in found, name
+        assert access not in found, name
+    assert secret.encode() not in raw
+    assert access.encode() not in raw
