@@ -18,7 +18,11 @@ Checks, in order; the network ones run only once the configuration allows them:
 6. ``write``: whether the token may change data assets, found out WITHOUT changing anything (below).
 7. ``audit log``: the file (or its nearest existing folder) is writable, judged with ``os.access``, so
    nothing is created; ``-`` (stderr) always passes.
-8. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
+8. ``state`` / ``confirm secret``: where used confirmations are recorded, and the confirm secret's file.
+9. ``team`` (only with ``CO_MCP_AUTH_ISSUER``): ``CO_MCP_CREDENTIAL_KEY`` is set and well formed, and the
+   table of linked Code Ocean tokens can be read: how many people of the issuer linked a token, and whether
+   any was linked under a key ``CO_MCP_CREDENTIAL_KEY`` no longer holds. No request goes to the issuer.
+10. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
    HTTP deployment, whether the bearer token, allowed hosts and a shared confirmation secret are set.
 
 The write probe. It sends ``PUT /data_assets/<random uuid4>`` with every field ``null`` (the empty change:
