@@ -1,4 +1,5 @@
-"""Command line: ``co-mcp`` serves MCP (stdio or HTTP); ``sandbox``, the Code Ocean emulator; ``demo``; ``doctor``.
+"""Command line: ``co-mcp`` serves MCP (stdio or HTTP); ``sandbox``, the Code Ocean emulator; ``demo``; ``doctor``;
+``credentials``, team mode's linked Code Ocean tokens.
 
 Heavy imports (mcp, the sandbox) happen inside the command that needs them: start-up time is what a
 desktop client waits for.
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import Settings
+    from co_mcp.linked import LinkedTokens
 
 log = logging.getLogger("co_mcp")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -110,7 +112,159 @@ def build_parser() -> argparse.ArgumentParser:
             "data assets (without changing any), and the audit log. One line per check; exit 1 if any failed."
         ),
     )
+    _credentials_parser(commands)
     return parser
+
+
+def _credentials_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    credentials = commands.add_parser(
+        "credentials",
+        help="team mode: link each person's Code Ocean token to their identity (issuer + subject)",
+        description=(
+            "Team mode (CO_MCP_AUTH_ISSUER): each person acts on Code Ocean with their own access token, linked "
+            "once to their identity at the OAuth issuer, and kept encrypted under CO_MCP_CREDENTIAL_KEY in the "
+            "state database (CO_MCP_STATE_URL, or state.sqlite3 in CO_MCP_STATE_DIR). Exit 0: done; 1: refused "
+            "or not found; 2: usage or configuration."
+        ),
+    )
+    actions = credentials.add_subparsers(dest="action", metavar="ACTION", required=True)
+    issuer_help = "the OAuth issuer URL the subject belongs to (default: CO_MCP_AUTH_ISSUER)"
+    link = actions.add_parser(
+        "link",
+        help="check a Code Ocean token against CODEOCEAN_DOMAIN, then link it to SUBJECT (token read from stdin)",
+        description=(
+            "Read SUBJECT's Code Ocean access token from stdin (one line; at a terminal, a prompt that does not "
+            "echo), check it against CODEOCEAN_DOMAIN with a search that changes nothing, and store it, encrypted, "
+            "replacing any token linked before. A token Code Ocean refuses is not stored."
+        ),
+    )
+    link.add_argument("subject", metavar="SUBJECT", help="the person's subject (sub claim) at the issuer")
+    link.add_argument("--issuer", metavar="URL", help=issuer_help)
+    link.add_argument("--label", metavar="TEXT", help="a note shown by `list`, e.g. the person's email (not secret)")
+    unlink = actions.add_parser("unlink", help="forget SUBJECT's linked Code Ocean token")
+    unlink.add_argument("subject", metavar="SUBJECT", help="the person's subject (sub claim) at the issuer")
+    unlink.add_argument("--issuer", metavar="URL", help=issuer_help)
+    listing = actions.add_parser(
+        "list", help="who has a Code Ocean token linked: issuer, subject, label, when (never a token)"
+    )
+    listing.add_argument("--issuer", metavar="URL", help="only this issuer's subjects (default: every issuer)")
+    actions.add_parser("new-key", help="print a fresh CO_MCP_CREDENTIAL_KEY")
+
+
+def _run_credentials(args: argparse.Namespace) -> int:
+    """``co-mcp credentials ...``: one sentence on stderr for any failure, never a token anywhere."""
+    from co_mcp.errors import CoMcpError, ConfigurationError, InvalidArgumentError
+
+    if args.action == "new-key":
+        from co_mcp.linked import CredentialKey
+
+        print(CredentialKey.generate())
+        print(
+            "co-mcp: set this as CO_MCP_CREDENTIAL_KEY on every co-mcp process of the deployment; keep it secret",
+            file=sys.stderr,
+        )
+        return 0
+    try:
+        return _credentials(args)
+    except (ConfigurationError, InvalidArgumentError) as exc:
+        print(f"co-mcp credentials: {exc}", file=sys.stderr)
+        return 2
+    except CoMcpError as exc:
+        print(f"co-mcp credentials: {exc}", file=sys.stderr)
+        return 1
+
+
+def _credentials(args: argparse.Namespace) -> int:
+    import anyio
+
+    from co_mcp.config import load_settings
+    from co_mcp.errors import ConfigurationError
+    from co_mcp.linked import linked_tokens_from_settings
+
+    settings = load_settings()
+    tokens = linked_tokens_from_settings(settings)
+    try:
+        if args.action == "list":
+            linked = anyio.run(tokens.linked, args.issuer)
+            stale = {(row.issuer, row.subject) for row in anyio.run(tokens.under_other_keys, args.issuer)}
+            if not linked:
+                print("co-mcp credentials: no Code Ocean token is linked", file=sys.stderr)
+                return 0
+            print("ISSUER\tSUBJECT\tLABEL\tLINKED AT")
+            for row in linked:
+                when = row.linked_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+                note = (
+                    " (under another CO_MCP_CREDENTIAL_KEY: link again)" if (row.issuer, row.subject) in stale else ""
+                )
+                print(f"{row.issuer}\t{row.subject}\t{row.label or '-'}\t{when}{note}")
+            return 0
+        issuer = args.issuer or settings.auth_issuer
+        if not issuer:
+            raise ConfigurationError("no issuer: pass --issuer URL, or set CO_MCP_AUTH_ISSUER")
+        if args.action == "unlink":
+            if anyio.run(tokens.unlink, issuer, args.subject):
+                print(f"co-mcp credentials: unlinked {args.subject} at {issuer}", file=sys.stderr)
+                return 0
+            print(f"co-mcp credentials: no Code Ocean token is linked for {args.subject} at {issuer}", file=sys.stderr)
+            return 1
+        return _link(settings, tokens, issuer, args)
+    finally:
+        tokens.close()
+
+
+def _link(settings: Settings, tokens: LinkedTokens, issuer: str, args: argparse.Namespace) -> int:
+    """Read the token, check it against Code Ocean with the doctor's own check, and store it only if accepted."""
+    import anyio
+    from pydantic import SecretStr
+
+    from co_mcp.doctor import checking_client, token_checks
+    from co_mcp.errors import ConfigurationError, InvalidArgumentError
+
+    domain = settings.codeocean_domain
+    if not domain:
+        raise ConfigurationError(
+            "CODEOCEAN_DOMAIN is not set: the token is checked against Code Ocean before it is stored"
+        )
+    token = SecretStr(_read_token(args.subject))
+    try:
+        client = checking_client(settings, domain, token)
+    except InvalidArgumentError as exc:
+        if exc.field == "domain":
+            raise ConfigurationError(f"CODEOCEAN_DOMAIN {str(exc).removeprefix('domain: ')}") from None
+        raise
+
+    async def check_and_link() -> str | None:
+        async with client:
+            checks = await token_checks(client)
+        failed = next((check for check in checks if check.status != "ok"), None)
+        if failed is not None:
+            return failed.detail
+        await tokens.link(issuer, args.subject, token, label=args.label)
+        return None
+
+    refusal = anyio.run(check_and_link)
+    if refusal is not None:
+        print(f"co-mcp credentials: not linked, {refusal}; nothing was stored", file=sys.stderr)
+        return 1
+    print(f"co-mcp credentials: linked {args.subject} at {issuer} (checked against {client.domain})", file=sys.stderr)
+    return 0
+
+
+def _read_token(subject: str) -> str:
+    """The token: one line of stdin, or at a terminal a prompt that does not echo it."""
+    from co_mcp.errors import InvalidArgumentError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"Code Ocean access token for {subject} (not shown): ")
+    else:
+        value, rest = sys.stdin.readline(), sys.stdin.read()
+        if rest.strip():
+            raise InvalidArgumentError("token", "stdin must hold the Code Ocean access token alone, on one line")
+    if not value.strip():
+        raise InvalidArgumentError("token", "none given: pipe the Code Ocean access token into stdin")
+    return value.strip()
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
@@ -258,4 +412,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from co_mcp.doctor import run_doctor
 
         return run_doctor()
+    if args.command == "credentials":
+        return _run_credentials(args)
     return _serve(args)

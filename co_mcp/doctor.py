@@ -18,7 +18,11 @@ Checks, in order; the network ones run only once the configuration allows them:
 6. ``write``: whether the token may change data assets, found out WITHOUT changing anything (below).
 7. ``audit log``: the file (or its nearest existing folder) is writable, judged with ``os.access``, so
    nothing is created; ``-`` (stderr) always passes.
-8. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
+8. ``state`` / ``confirm secret``: where used confirmations are recorded, and the confirm secret's file.
+9. ``team`` (only with ``CO_MCP_AUTH_ISSUER``): ``CO_MCP_CREDENTIAL_KEY`` is set and well formed, and the
+   table of linked Code Ocean tokens can be read: how many people of the issuer linked a token, and whether
+   any was linked under a key ``CO_MCP_CREDENTIAL_KEY`` no longer holds. No request goes to the issuer.
+10. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
    HTTP deployment, whether the bearer token, allowed hosts and a shared confirmation secret are set.
 
 The write probe. It sends ``PUT /data_assets/<random uuid4>`` with every field ``null`` (the empty change:
@@ -48,7 +52,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 from urllib.parse import urlsplit
 
 import anyio
@@ -69,7 +73,10 @@ from co_mcp.errors import (
 )
 from co_mcp.exposure import is_loopback, missing_beyond_loopback
 
-__all__ = ["Check", "diagnose", "run_doctor"]
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+__all__ = ["Check", "checking_client", "diagnose", "run_doctor", "token_checks"]
 
 Status = Literal["ok", "warn", "FAIL"]
 
@@ -78,6 +85,7 @@ MIN_SECRET_LENGTH = 32
 ACCESS_ADVICE = (
     "create an access token on your Code Ocean account page, with the Datasets scope, and set CODEOCEAN_TOKEN"
 )
+LINK_ADVICE = "each person's token is linked with `co-mcp credentials link SUBJECT`, which reads it from stdin"
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,18 @@ def _settings_checks() -> tuple[Settings | None, list[Check]]:
     return settings, checks
 
 
+def checking_client(settings: Settings, domain: str, token: SecretStr) -> CodeOceanClient:
+    """A client that tries each request once: the doctor (and ``credentials link``) report what happened,
+    rather than hiding it behind retries. InvalidArgumentError (field ``domain`` or ``token``) if unusable."""
+    return CodeOceanClient(
+        domain,
+        token,
+        agent_id=settings.codeocean_agent_id,
+        timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        retry=RetryPolicy(attempts=1, timeout=settings.connect_timeout + settings.read_timeout),
+    )
+
+
 def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list[Check]]:
     checks: list[Check] = []
     domain = settings.codeocean_domain
@@ -149,14 +169,7 @@ def _connection_checks(settings: Settings) -> tuple[CodeOceanClient | None, list
     if checks or domain is None or token is None:
         return None, checks
     try:
-        client = CodeOceanClient(
-            domain,
-            token,
-            agent_id=settings.codeocean_agent_id,
-            timeout=httpx2.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            # One attempt: the doctor reports what happened, rather than hiding it behind retries.
-            retry=RetryPolicy(attempts=1, timeout=settings.connect_timeout + settings.read_timeout),
-        )
+        client = checking_client(settings, domain, token)
     except InvalidArgumentError as exc:
         name = "domain" if exc.field == "domain" else "token"
         problem = str(exc).removeprefix(f"{exc.field}: ")
@@ -213,7 +226,11 @@ async def _reach(settings: Settings, domain: str) -> Check:
 
 
 async def token_checks(client: CodeOceanClient) -> list[Check]:
-    """Whether Code Ocean accepts the token and lets it search data assets (a search with limit 1)."""
+    """Whether Code Ocean accepts the client's token and lets it search data assets: a search with limit 1.
+
+    ``token`` FAIL on 401; ``token`` ok and ``read`` FAIL on 403; ``read`` FAIL when the search failed
+    otherwise. Every check ok: the token may read data assets. Also the test ``credentials link`` applies.
+    """
     started = time.perf_counter()
     try:
         page = await client.search_data_assets(DataAssetSearchParams(limit=1))
@@ -320,6 +337,48 @@ async def _state_checks(settings: Settings) -> list[Check]:
     return [store_check, secret]
 
 
+async def _team_checks(settings: Settings) -> list[Check]:
+    """Team mode (CO_MCP_AUTH_ISSUER): the credential key, and the table of linked Code Ocean tokens."""
+    if settings.auth_issuer is None:
+        return []
+    from co_mcp.linked import LinkedTokens, credential_key_from_settings
+    from co_mcp.store import StoreError, state_location
+
+    try:
+        key = credential_key_from_settings(settings)
+    except ConfigurationError as exc:
+        return [Check("team", "FAIL", str(exc), "set the same CO_MCP_CREDENTIAL_KEY on every co-mcp process")]
+    where = state_location(settings)
+    advice = "set CO_MCP_STATE_DIR to a folder this user may write, or CO_MCP_STATE_URL to a shared database"
+    if where.sqlite_path is not None and not where.sqlite_path.exists():
+        found = _file_check("team", where.sqlite_path, advice)
+        if found.status != "ok":
+            return [found]
+        return [Check("team", "warn", f"no Code Ocean token linked yet ({found.detail})", LINK_ADVICE)]
+    tokens = LinkedTokens(where.url, sqlite_path=where.sqlite_path, key=key)
+    try:
+        linked = await tokens.linked(settings.auth_issuer)
+        stale = await tokens.under_other_keys(settings.auth_issuer)
+    except StoreError as exc:
+        return [Check("team", "FAIL", f"{tokens.describe()} cannot be used: {exc}", advice)]
+    finally:
+        tokens.close()
+    if not linked:
+        return [Check("team", "warn", f"no Code Ocean token linked yet in {tokens.describe()}", LINK_ADVICE)]
+    if stale:
+        return [
+            Check(
+                "team",
+                "warn",
+                f"{len(stale)} of {len(linked)} linked Code Ocean token(s) were linked under a different "
+                "CO_MCP_CREDENTIAL_KEY and cannot be used",
+                "link them again (`co-mcp credentials list` shows who), or add the old key after the new one, "
+                "comma-separated",
+            )
+        ]
+    return [Check("team", "ok", f"{len(linked)} person(s) have a Code Ocean token linked in {tokens.describe()}")]
+
+
 def _safety_checks(settings: Settings) -> list[Check]:
     mode = {
         "auto": "asked through the client when it can, else preview + confirm_token",
@@ -400,6 +459,7 @@ async def diagnose() -> list[Check]:
                     checks.append(await _write(client, settings))
     checks.append(_audit_check(settings))
     checks += await _state_checks(settings)
+    checks += await _team_checks(settings)
     checks += _safety_checks(settings)
     return checks
 

@@ -236,7 +236,11 @@ class LinkedTokens:
 
     async def linked(self, issuer: str | None = None) -> list[Linked]:
         """Who has a token linked (of one issuer, or all), ordered by issuer and subject; never the tokens."""
-        return await anyio.to_thread.run_sync(self._linked, issuer)
+        return await anyio.to_thread.run_sync(self._linked, issuer, False)
+
+    async def under_other_keys(self, issuer: str | None = None) -> list[Linked]:
+        """Who has a token linked under a key ``CO_MCP_CREDENTIAL_KEY`` no longer holds: they must link again."""
+        return await anyio.to_thread.run_sync(self._linked, issuer, True)
 
     def close(self) -> None:
         self._db.close()
@@ -276,11 +280,13 @@ class LinkedTokens:
             raise self._db.failure(PURPOSE, "look-up", exc) from None
         return None if row is None else (str(row.key_id), bytes(row.sealed))
 
-    def _linked(self, issuer: str | None) -> list[Linked]:
+    def _linked(self, issuer: str | None, unopenable: bool) -> list[Linked]:
         engine, table = self._ready()
         query = table.select().with_only_columns(table.c.issuer, table.c.subject, table.c.label, table.c.linked_at)
         if issuer is not None:
             query = query.where(table.c.issuer == issuer)
+        if unopenable:
+            query = query.where(table.c.key_id.not_in(sorted(self._key.key_ids)))
         try:
             with self._db.turn(), engine.connect() as conn:
                 rows = conn.execute(query.order_by(table.c.issuer, table.c.subject)).all()

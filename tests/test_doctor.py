@@ -270,3 +270,89 @@ def test_the_doctor_imports_no_mcp() -> None:
     code = "import sys, co_mcp.cli, co_mcp.doctor; print(sorted(m for m in sys.modules if m.split('.')[0] == 'mcp'))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# --- team mode: the credential key and the linked Code Ocean tokens ------------------------------------------
+
+
+@pytest.fixture
+def team(env: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Team mode on, with a state directory of its own and no network check (the domain is a closed port)."""
+    env.setenv("CODEOCEAN_DOMAIN", f"http://127.0.0.1:{closed_port()}")
+    env.setenv("CODEOCEAN_TOKEN", "cop_x")
+    env.setenv("CO_MCP_STATE_DIR", str(tmp_path / "state"))
+    env.setenv("CO_MCP_AUTH_ISSUER", "https://login.example.org")
+    return env
+
+
+def link(tmp_path: Path, key: str, subject: str = "alice-sub") -> None:
+    from pydantic import SecretStr
+
+    from co_mcp.linked import CredentialKey, LinkedTokens
+
+    tokens = LinkedTokens.sqlite(tmp_path / "state" / "state.sqlite3", CredentialKey.parse(key))
+    anyio.run(lambda: tokens.link("https://login.example.org", subject, SecretStr("cop_linked_canary")))
+    tokens.close()
+
+
+async def test_without_team_mode_there_is_no_team_check(env: pytest.MonkeyPatch) -> None:
+    assert "team" not in statuses(await diagnose())
+
+
+@pytest.mark.parametrize("key", [None, "not-a-key-canary"], ids=["unset", "malformed"])
+async def test_team_mode_without_a_valid_credential_key_fails_naming_it(
+    team: pytest.MonkeyPatch, key: str | None
+) -> None:
+    if key is not None:
+        team.setenv("CO_MCP_CREDENTIAL_KEY", key)
+    check = by_name(await diagnose())["team"]
+    assert check.status == "FAIL"
+    assert "CO_MCP_CREDENTIAL_KEY" in check.detail
+    assert "co-mcp credentials new-key" in check.detail
+    assert "not-a-key-canary" not in check.render()
+
+
+async def test_team_mode_before_anyone_linked_warns_and_creates_nothing(
+    team: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from co_mcp.linked import CredentialKey
+
+    team.setenv("CO_MCP_CREDENTIAL_KEY", CredentialKey.generate())
+    check = by_name(await diagnose())["team"]
+    assert (check.status, "no Code Ocean token linked yet" in check.detail) == ("warn", True)
+    assert "co-mcp credentials link" in check.advice
+    assert not (tmp_path / "state").exists()
+
+
+def test_team_mode_counts_the_people_linked(team: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from co_mcp.linked import CredentialKey
+
+    key = CredentialKey.generate()
+    team.setenv("CO_MCP_CREDENTIAL_KEY", key)
+    link(tmp_path, key, "alice-sub")
+    link(tmp_path, key, "bob-sub")
+    check = by_name(anyio.run(diagnose))["team"]
+    assert check.status == "ok"
+    assert check.detail.startswith("2 person(s) have a Code Ocean token linked in ")
+    assert "cop_linked_canary" not in check.render()
+
+
+def test_team_mode_warns_of_tokens_linked_under_another_key(team: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from co_mcp.linked import CredentialKey
+
+    link(tmp_path, CredentialKey.generate())
+    team.setenv("CO_MCP_CREDENTIAL_KEY", CredentialKey.generate())
+    check = by_name(anyio.run(diagnose))["team"]
+    assert check.status == "warn"
+    assert "1 of 1 linked Code Ocean token(s) were linked under a different CO_MCP_CREDENTIAL_KEY" in check.detail
+
+
+async def test_team_mode_with_an_unreachable_database_fails_without_its_password(team: pytest.MonkeyPatch) -> None:
+    from co_mcp.linked import CredentialKey
+
+    team.setenv("CO_MCP_CREDENTIAL_KEY", CredentialKey.generate())
+    team.setenv("CO_MCP_STATE_URL", f"postgresql://co:s3cret-db-pw@127.0.0.1:{closed_port()}/co_mcp")
+    check = by_name(await diagnose())["team"]
+    assert check.status == "FAIL"
+    assert "the linked Code Ocean tokens (connect) failed" in check.detail
+    assert "s3cret-db-pw" not in check.render()

@@ -144,7 +144,9 @@ async def test_a_row_linked_under_another_key_says_so(backend: dict[str, object]
         second._key = CredentialKey.parse(KEY)
     with pytest.raises(LinkedTokenError) as refused:
         await second.token_for(ISSUER, person)
+    stale = [row.subject for row in await second.under_other_keys(ISSUER)]
     second.close()
+    assert person in stale
     assert str(refused.value) == ("the Code Ocean token was linked under a different CO_MCP_CREDENTIAL_KEY; link again")
 
 
