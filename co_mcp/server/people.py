@@ -54,8 +54,16 @@ def current_person() -> Person | None:
 
 
 def can_open_urls(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether to answer with a URL elicitation: the client said it opens them, or said nothing.
+
+    A stateless 2025-11-25 request carries no capabilities (they came with an initialize this worker never
+    saw). The URL elicitation error names the page in its message too, so a client that cannot open it still
+    shows where to go; only a client known to lack URL elicitation gets a plain tool error instead.
+    """
     capabilities = ctx.session.client_capabilities
-    elicitation = capabilities.elicitation if capabilities is not None else None
+    if capabilities is None:
+        return True
+    elicitation = capabilities.elicitation
     return elicitation is not None and elicitation.url is not None
 
 

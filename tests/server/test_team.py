@@ -169,11 +169,13 @@ async def test_alices_confirm_token_cannot_confirm_bobs_call(team: Deployment) -
 # --- linking ------------------------------------------------------------------------------------------------------
 
 
-async def test_without_a_linked_token_a_client_that_opens_urls_gets_a_url_elicitation(team: Deployment) -> None:
+async def test_without_a_linked_token_a_client_that_opens_urls_gets_a_url_elicitation(
+    team: Deployment, mode: str
+) -> None:
     async def never(*_: Any) -> Any:
         raise AssertionError("a URL elicitation is an error to the call, not a request to the client")
 
-    async with mcp_as(team.url, team.token("alice"), elicitation_callback=never) as alice:
+    async with mcp_as(team.url, team.token("alice"), elicitation_callback=never, mode=mode) as alice:
         with pytest.raises(MCPError) as raised:
             await alice.call_tool("search_data_assets", {"limit": 1})
     assert raised.value.error.code == -32042
@@ -186,8 +188,8 @@ async def test_without_a_linked_token_a_client_that_opens_urls_gets_a_url_elicit
     assert not team.sandbox.request_log.entries
 
 
-async def test_without_a_linked_token_a_plain_client_gets_an_error_naming_the_page(team: Deployment) -> None:
-    async with mcp_as(team.url, team.token("alice")) as alice:
+async def test_without_a_linked_token_a_plain_client_gets_an_error_naming_the_page(team: Deployment, mode: str) -> None:
+    async with mcp_as(team.url, team.token("alice"), mode=mode) as alice:
         try:
             result = await alice.call_tool("search_data_assets", {"limit": 1})
         except MCPError as exc:
@@ -330,3 +332,50 @@ async def test_no_code_ocean_or_access_token_appears_in_results_audit_logs_or_th
         assert access not in found, name
     assert secret.encode() not in raw
     assert access.encode() not in raw
+
+
+# --- the 2026-07-28 question's sealed state is bound to the person asked -------------------------------------
+
+META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+}
+
+
+async def post_2026(url: str, token: str, params: dict[str, Any]) -> dict[str, Any]:
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": params["name"],
+        "Authorization": f"Bearer {token}",
+    }
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {**params, "_meta": META}}
+    async with httpx2.AsyncClient(timeout=30) as http:
+        response = await http.post(url, json=message, headers=headers)
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+@pytest.mark.parametrize("answered_by", ["alice", "bob"])
+async def test_an_answer_to_alices_question_acts_only_in_alices_requests(team: Deployment, answered_by: str) -> None:
+    await team.link("alice")
+    await team.link("bob", "alice")  # the same Code Ocean account: only the person differs
+    call_params = {"name": "archive_data_asset", "arguments": {"data_asset_ids": [DEMO_RESULT_ID]}}
+    asked = (await post_2026(team.url, team.token("alice"), call_params))["result"]
+    assert asked["resultType"] == "input_required", asked
+    (key,) = asked["inputRequests"]
+    answer = {
+        **call_params,
+        "inputResponses": {key: {"action": "accept", "content": {"confirm": True}}},
+        "requestState": asked["requestState"],
+    }
+    replied = await post_2026(team.url, team.token(answered_by), answer)
+    archived = team.sandbox.request_log.matching(method="PATCH", committed=True)
+    if answered_by == "alice":
+        assert replied["result"].get("isError") is not True, replied
+        assert len(archived) == 1
+    else:
+        assert replied["error"]["data"]["reason"] == "invalid_request_state", replied
+        assert not archived
