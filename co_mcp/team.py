@@ -259,6 +259,7 @@ class Team:
         from co_mcp.api.domain import domain_problem
         from co_mcp.linked import linked_tokens_from_settings
         from co_mcp.oauth import AccessTokenValidator
+        from co_mcp.text import clean
 
         issuer, public = team_urls(settings)
         domain = settings.codeocean_domain
@@ -282,7 +283,9 @@ class Team:
             async with make_client(token) as client:
                 failed = [found for found in await token_checks(client) if found.status == "FAIL"]
             if failed:
-                raise LinkRefused(f"Code Ocean did not accept this token: {failed[0].detail}. Nothing was linked.")
+                # Code Ocean's own words may be in it: cleaned like any text co-mcp did not write.
+                said = clean(failed[0].detail, 300)
+                raise LinkRefused(f"Code Ocean did not accept this token: {said}. Nothing was linked.")
             return None
 
         # The provider's keys are fetched with a client of their own: nothing of Code Ocean's rides along.

@@ -215,3 +215,49 @@ def test_beyond_loopback_no_token_is_made_and_the_server_does_not_start(
     err = capsys.readouterr().err
     assert "CO_MCP_HTTP_TOKEN" in err
     assert "Authorization: Bearer" not in err
+
+
+# --- team mode (CO_MCP_AUTH_ISSUER) refuses to start in any shape where a shared token could act -----------------
+
+TEAM = {
+    "CO_MCP_AUTH_ISSUER": "https://idp.example.org",
+    "CO_MCP_PUBLIC_URL": "https://mcp.example.org/mcp",
+    "CODEOCEAN_DOMAIN": "https://codeocean.example.com",
+    "CO_MCP_CREDENTIAL_KEY": "0" * 43,
+    "CO_MCP_ALLOWED_HOSTS": "mcp.example.org",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "argv", "said"),
+    [
+        ({}, [], "--transport http"),
+        ({}, ["--sandbox", "--transport", "http"], "co-mcp sandbox"),
+        ({"CODEOCEAN_TOKEN": "cop_shared"}, ["--transport", "http"], "unset CODEOCEAN_TOKEN"),
+        ({"CO_MCP_HTTP_TOKEN": "t" * 32}, ["--transport", "http"], "CO_MCP_HTTP_TOKEN"),
+        ({"CO_MCP_PUBLIC_URL": None}, ["--transport", "http"], "CO_MCP_PUBLIC_URL"),
+        ({"CO_MCP_CREDENTIAL_KEY": None}, ["--transport", "http"], "CO_MCP_CREDENTIAL_KEY"),
+        ({"CODEOCEAN_DOMAIN": None}, ["--transport", "http"], "CODEOCEAN_DOMAIN"),
+        ({"CO_MCP_ALLOWED_HOSTS": None}, ["--transport", "http", "--host", "0.0.0.0"], "CO_MCP_ALLOWED_HOSTS"),
+    ],
+    ids=["stdio", "sandbox", "shared token", "shared bearer", "no public URL", "no key", "no domain", "no hosts"],
+)
+def test_team_mode_refuses_to_start_in_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    change: dict[str, str | None],
+    argv: list[str],
+    said: str,
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CO_MCP_STATE_DIR", str(tmp_path))
+    for name, value in {**TEAM, **change}.items():
+        if value is not None:
+            monkeypatch.setenv(name, value)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert said in err

@@ -50,7 +50,7 @@ class ServerOptions:
 
         default_audit = default_audit_path(sandbox=sandbox)
         state_dir = state_directory(settings.state_dir, sandbox=sandbox)
-        secret_file, state_file = state_files(state_dir, sandbox=sandbox)
+        secret_file, _ = state_files(state_dir, sandbox=sandbox)
         secret = settings.confirm_secret
         if secret is not None:
             signer = TokenSigner(secret.get_secret_value().encode(), settings.confirm_ttl)
@@ -66,8 +66,7 @@ class ServerOptions:
                     type(exc).__name__,
                 )
                 signer = TokenSigner.random(settings.confirm_ttl)
-        url = settings.state_url
-        store = ConfirmationStore(url.get_secret_value()) if url is not None else ConfirmationStore.sqlite(state_file)
+        store = ConfirmationStore.from_settings(settings, sandbox=sandbox)
         team = None
         if settings.auth_issuer is not None:
             from co_mcp.team import Team
