@@ -305,7 +305,9 @@ async def test_team_mode_without_a_valid_credential_key_fails_naming_it(
 ) -> None:
     if key is not None:
         team.setenv("CO_MCP_CREDENTIAL_KEY", key)
-    check = by_name(await diagnose())["team"]
+    found = by_name(await diagnose())
+    # A malformed key is refused with the settings, before any team check; an unset one by the team check.
+    check = found["team"] if key is None else found["settings"]
     assert check.status == "FAIL"
     assert "CO_MCP_CREDENTIAL_KEY" in check.detail
     assert "co-mcp credentials new-key" in check.detail
