@@ -383,3 +383,17 @@ async def test_an_answer_to_alices_question_acts_only_in_alices_requests(team: D
     else:
         assert replied["error"]["data"]["reason"] == "invalid_request_state", replied
         assert not archived
+
+
+async def test_resources_and_completions_act_for_the_person_too(team: Deployment) -> None:
+    await team.link("alice")
+    await team.link("bob")
+    uri = f"codeocean://data-assets/{DEMO_RESULT_ID}"
+    async with mcp_as(team.url, team.token("alice")) as alice:
+        hers = await alice.read_resource(uri)
+    async with mcp_as(team.url, team.token("bob")) as bob:
+        with pytest.raises(MCPError):
+            await bob.read_resource(uri)
+    assert DEMO_RESULT_ID in hers.contents[0].text  # type: ignore[union-attr]
+    reads = team.sandbox.request_log.matching(path_prefix=f"/api/v1/data_assets/{DEMO_RESULT_ID}")
+    assert [entry.user for entry in reads] == [team.sandbox.users["alice"].email, team.sandbox.users["bob"].email]
