@@ -157,6 +157,8 @@ class Team:
         self._concurrency = concurrency
         self._clients: OrderedDict[Person, tuple[str, CodeOceanClient]] = OrderedDict()
         self._limiters: dict[Person, anyio.CapacityLimiter] = {}
+        # Clients replaced (a new link) or evicted while a call may still be using them.
+        self._retired: list[tuple[Person, CodeOceanClient]] = []
 
     # --- calls -----------------------------------------------------------------------------------------
 
@@ -166,6 +168,8 @@ class Team:
         The token is read from the store on every call, so an unlink or a new link made through another
         worker takes effect at once; the client (and its connections) is kept while the token is the same.
         """
+        if self._retired:
+            await self._close_retired()
         token = await self.linked.token_for(person.issuer, person.subject)
         if token is None:
             await self._drop(person)
@@ -179,8 +183,8 @@ class Team:
         client = self._make_client(token)
         self._clients[person] = (digest, client)
         while len(self._clients) > MAX_CLIENTS:
-            _, (_, oldest) = self._clients.popitem(last=False)
-            await oldest.aclose()
+            oldest, _ = next(iter(self._clients.items()))
+            await self._drop(oldest)
         return client
 
     def refused(self, person: Person) -> NotLinked:
@@ -195,14 +199,27 @@ class Team:
         return found
 
     async def _drop(self, person: Person) -> None:
+        """Forget the person's client; close it once none of their calls is still using it."""
         kept = self._clients.pop(person, None)
         if kept is not None:
-            await kept[1].aclose()
+            self._retired.append((person, kept[1]))
+            await self._close_retired()
+
+    async def _close_retired(self) -> None:
+        # A call holds its person's limiter while it uses their client: a client is closed only when idle.
+        still, idle = [], []
+        for person, client in self._retired:
+            limiter = self._limiters.get(person)
+            (still if limiter is not None and limiter.borrowed_tokens else idle).append((person, client))
+        self._retired = still
+        for _, client in idle:
+            await client.aclose()
 
     async def aclose(self) -> None:
-        for _, client in self._clients.values():
+        for _, client in [*self._clients.values(), *self._retired]:
             await client.aclose()
         self._clients.clear()
+        self._retired.clear()
         await self.validator.aclose()
 
     # --- linking -----------------------------------------------------------------------------------------
