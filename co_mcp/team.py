@@ -207,7 +207,8 @@ class Team:
 
     async def _close_retired(self) -> None:
         # A call holds its person's limiter while it uses their client: a client is closed only when idle.
-        still, idle = [], []
+        still: list[tuple[Person, CodeOceanClient]] = []
+        idle: list[tuple[Person, CodeOceanClient]] = []
         for person, client in self._retired:
             limiter = self._limiters.get(person)
             (still if limiter is not None and limiter.borrowed_tokens else idle).append((person, client))
