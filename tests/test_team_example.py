@@ -226,9 +226,14 @@ def test_the_readmes_co_mcp_commands_are_ones_co_mcp_takes() -> None:
 # --- the deployment runs --------------------------------------------------------------------------------------------
 
 
+def nginx_path() -> str | None:
+    """nginx, on PATH or where Debian's package puts it (/usr/sbin, often not on a user's PATH)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+
 def require_nginx() -> str:
     """nginx's path; skips without it (fails under CI=true: .ci/run installs it)."""
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).is_file()), None)
+    nginx = nginx_path()
     if nginx is None or shutil.which("openssl") is None:
         reason = (
             "nginx or openssl is not installed, so the team example's nginx.conf cannot run (apt-get install nginx)"
@@ -361,7 +366,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, oidc: Prov
             stack.enter_context(started(worker_command(port), env, port, log))
         workers = [f"http://127.0.0.1:{port}/mcp" for port in ports]
         front = workers[0]
-        if shutil.which("nginx") or os.environ.get("CI"):
+        if nginx_path() is not None or os.environ.get("CI"):
             idp = urlsplit(oidc.issuer).netloc
             stack.enter_context(running_nginx(tmp, workers=ports, idp=idp, port=front_port))
             front = public
