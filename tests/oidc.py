@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx2
 import pytest
@@ -135,36 +135,18 @@ class Provider:
         verifier, challenge = _pkce()
         state = secrets.token_urlsafe(16)
         with httpx2.Client(timeout=10.0) as http:  # its own cookie jar: a fresh browser, a fresh login
-            url = f"{self.issuer}/auth"
-            response = http.get(
-                url,
-                params={
-                    "client_id": client_id,
-                    "response_type": "code",
-                    "redirect_uri": REDIRECT_URI,
-                    "scope": " ".join(["openid", *scopes]),
-                    "resource": resource,
-                    "code_challenge": challenge,
-                    "code_challenge_method": "S256",
-                    "state": state,
-                },
-            )
-            for _ in range(MAX_STEPS):
-                if response.is_redirect:
-                    url = urljoin(str(response.url), response.headers["location"])
-                    if url.startswith(REDIRECT_URI):
-                        code = self._code(url, state)
-                        break
-                    response = http.get(url)
-                elif response.status_code == 200 and "text/html" in response.headers.get("content-type", ""):
-                    action, fields = _form(response.text, str(response.url))
-                    if fields.get("prompt") == "login":
-                        fields |= {"login": subject, "password": "any"}
-                    response = http.post(action, data=fields)
-                else:
-                    raise _refused(response, self.log)
-            else:
-                raise OIDCFlowError(f"no authorization code after {MAX_STEPS} steps; last: {response.url}")
+            params = {
+                "client_id": client_id,
+                "response_type": "code",
+                "redirect_uri": REDIRECT_URI,
+                "scope": " ".join(["openid", *scopes]),
+                "resource": resource,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "state": state,
+            }
+            redirect = self._sign_in(http, f"{self.issuer}/auth?{urlencode(params)}", subject, REDIRECT_URI)
+            code = self._code(redirect, state)
             exchanged = http.post(
                 f"{self.issuer}/token",
                 data={
@@ -179,6 +161,29 @@ class Provider:
         if exchanged.status_code != 200:
             raise _refused(exchanged, self.log)
         return str(exchanged.json()["access_token"])
+
+    def sign_in(self, authorization_url: str, subject: str, redirect_uri: str) -> str:
+        """What a person's browser does with an authorization URL: sign in as ``subject``, consent; the redirect
+        back to ``redirect_uri`` (with the code, or the error) is returned, not followed."""
+        with httpx2.Client(timeout=10.0) as http:
+            return self._sign_in(http, authorization_url, subject, redirect_uri)
+
+    def _sign_in(self, http: httpx2.Client, url: str, subject: str, redirect_uri: str) -> str:
+        response = http.get(url)
+        for _ in range(MAX_STEPS):
+            if response.is_redirect:
+                url = urljoin(str(response.url), response.headers["location"])
+                if url.startswith(redirect_uri):
+                    return url
+                response = http.get(url)
+            elif response.status_code == 200 and "text/html" in response.headers.get("content-type", ""):
+                action, fields = _form(response.text, str(response.url))
+                if fields.get("prompt") == "login":
+                    fields |= {"login": subject, "password": "any"}
+                response = http.post(action, data=fields)
+            else:
+                raise _refused(response, self.log)
+        raise OIDCFlowError(f"no authorization code after {MAX_STEPS} steps; last: {response.url}")
 
     def _code(self, redirect: str, state: str) -> str:
         query = {name: values[0] for name, values in parse_qs(urlsplit(redirect).query).items()}

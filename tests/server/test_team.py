@@ -13,6 +13,8 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from co_mcp.sandbox import Sandbox
@@ -397,3 +399,69 @@ async def test_resources_and_completions_act_for_the_person_too(team: Deployment
     assert DEMO_RESULT_ID in hers.contents[0].text  # type: ignore[union-attr]
     reads = team.sandbox.request_log.matching(path_prefix=f"/api/v1/data_assets/{DEMO_RESULT_ID}")
     assert [entry.user for entry in reads] == [team.sandbox.users["alice"].email, team.sandbox.users["bob"].email]
+
+
+# --- an MCP host's own OAuth client: discovery from the 401, registration, sign-in, token -------------------
+
+
+class Memory:
+    """The SDK OAuth client's token storage, in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: Any = None
+        self.client: Any = None
+
+    async def get_tokens(self) -> Any:
+        return self.tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> Any:
+        return self.client
+
+    async def set_client_info(self, client_info: Any) -> None:
+        self.client = client_info
+
+
+async def test_the_mcp_sdks_oauth_client_finds_the_provider_signs_in_and_calls_a_tool(team: Deployment) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from mcp.client.auth import OAuthClientProvider
+    from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
+
+    await team.link("alice")
+    redirect_uri = "http://127.0.0.1:9/callback"  # never served: the browser's redirect is read, not followed
+    landed: list[str] = []
+
+    async def open_browser(url: str) -> None:
+        assert url.startswith(team.provider.issuer)
+        landed.append(await anyio.to_thread.run_sync(team.provider.sign_in, url, "alice", redirect_uri))
+
+    async def back_from_browser() -> AuthorizationCodeResult:
+        query = {name: values[0] for name, values in parse_qs(urlsplit(landed[-1]).query).items()}
+        return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
+
+    storage = Memory()
+    oauth = OAuthClientProvider(
+        server_url=team.url,
+        client_metadata=OAuthClientMetadata(
+            client_name="an MCP host",
+            redirect_uris=[redirect_uri],  # type: ignore[list-item]
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=open_browser,
+        callback_handler=back_from_browser,
+    )
+    http = httpx2.AsyncClient(auth=oauth, timeout=60)
+    async with http, Client(streamable_http_client(team.url, http_client=http)) as client:
+        found = await client.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
+    assert not found.is_error, text(found)
+    assert len(landed) == 1  # one sign-in
+    granted = set(storage.tokens.scope.split())
+    assert {READ_SCOPE, WRITE_SCOPE} <= granted  # it asked for what the metadata lists
+    users = {entry.user for entry in team.sandbox.request_log.entries}
+    assert users == {team.sandbox.users["alice"].email}
