@@ -447,7 +447,7 @@ async def test_the_mcp_sdks_oauth_client_finds_the_provider_signs_in_and_calls_a
         server_url=team.url,
         client_metadata=OAuthClientMetadata(
             client_name="an MCP host",
-            redirect_uris=[redirect_uri],  # type: ignore[list-item]
+            redirect_uris=[redirect_uri],
             grant_types=["authorization_code", "refresh_token"],
             response_types=["code"],
             token_endpoint_auth_method="none",
