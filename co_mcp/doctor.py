@@ -21,7 +21,9 @@ Checks, in order; the network ones run only once the configuration allows them:
 8. ``state`` / ``confirm secret``: where used confirmations are recorded, and the confirm secret's file.
 9. ``team`` (only with ``CO_MCP_AUTH_ISSUER``): ``CO_MCP_CREDENTIAL_KEY`` is set and well formed, and the
    table of linked Code Ocean tokens can be read: how many people of the issuer linked a token, and whether
-   any was linked under a key ``CO_MCP_CREDENTIAL_KEY`` no longer holds. No request goes to the issuer.
+   any was linked under a key ``CO_MCP_CREDENTIAL_KEY`` no longer holds. In team mode the connection checks
+   are ``domain``/``reach`` (Code Ocean answers), ``token`` (no shared ``CODEOCEAN_TOKEN`` is set) and
+   ``issuer`` (the provider's metadata and signing keys can be read).
 10. ``safety`` / ``http``: read-only mode, tool lists, confirmation mode and token lifetime; and for an
    HTTP deployment, whether the bearer token, allowed hosts and a shared confirmation secret are set.
 
@@ -337,6 +339,56 @@ async def _state_checks(settings: Settings) -> list[Check]:
     return [store_check, secret]
 
 
+async def _team_connection_checks(settings: Settings) -> list[Check]:
+    """Team mode: Code Ocean reachable, no shared token set, and the identity provider's signing keys readable."""
+    from co_mcp.api.domain import domain_problem, normalise_domain
+    from co_mcp.oauth import AccessTokenValidator
+    from co_mcp.team import team_urls
+    from co_mcp.text import clean
+
+    checks: list[Check] = []
+    domain = settings.codeocean_domain
+    problem = domain_problem(domain) if domain else "is not set"
+    if domain is None or problem is not None:
+        checks.append(Check("domain", "FAIL", f"CODEOCEAN_DOMAIN {problem}", "set it to your Code Ocean URL"))
+    else:
+        checks.append(await _reach(settings, normalise_domain(domain)))
+    if settings.codeocean_token is not None:
+        checks.append(
+            Check(
+                "token",
+                "FAIL",
+                "CODEOCEAN_TOKEN is set: team mode acts with each person's own token and refuses a shared one",
+                "unset CODEOCEAN_TOKEN",
+            )
+        )
+    else:
+        checks.append(Check("token", "ok", "team mode: each person's own Code Ocean token, checked when linked"))
+    try:
+        issuer, public = team_urls(settings)
+    except ConfigurationError as exc:
+        return [*checks, Check("issuer", "FAIL", str(exc), "set CO_MCP_AUTH_ISSUER and CO_MCP_PUBLIC_URL")]
+    validator = AccessTokenValidator(issuer, public, httpx2.AsyncClient(timeout=httpx2.Timeout(10.0)))
+    try:
+        count = await validator.signing_keys()
+    except Exception as exc:  # any failure to read them is the finding
+        reason = clean(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 300)
+        checks.append(
+            Check(
+                "issuer",
+                "FAIL",
+                f"cannot read the signing keys of {issuer}: {reason}",
+                "check CO_MCP_AUTH_ISSUER: it must be the provider's issuer exactly, as its "
+                "/.well-known/openid-configuration says",
+            )
+        )
+    else:
+        checks.append(Check("issuer", "ok", f"{issuer} publishes {count} signing key(s); tokens must name {public}"))
+    finally:
+        await validator.aclose()
+    return checks
+
+
 async def _team_checks(settings: Settings) -> list[Check]:
     """Team mode (CO_MCP_AUTH_ISSUER): the credential key, and the table of linked Code Ocean tokens."""
     if settings.auth_issuer is None:
@@ -402,10 +454,14 @@ def _safety_checks(settings: Settings) -> list[Check]:
                 "unset it; clients then send CO_MCP_HTTP_TOKEN (or the token co-mcp shows at start)",
             )
         )
-    deployed = bool(settings.http_token or settings.allowed_hosts or settings.allowed_origins)
+    team = settings.auth_issuer is not None
+    deployed = bool(team or settings.http_token or settings.allowed_hosts or settings.allowed_origins)
     if not deployed:
         return checks
-    missing = missing_beyond_loopback(allowed_hosts=settings.allowed_hosts, token=settings.http_token is not None)
+    # In team mode the identity provider's access tokens stand for the bearer token.
+    missing = missing_beyond_loopback(
+        allowed_hosts=settings.allowed_hosts, token=team or settings.http_token is not None
+    )
     if missing:
         checks.append(
             Check(
@@ -437,7 +493,8 @@ def _safety_checks(settings: Settings) -> list[Check]:
         )
     if not missing and secret is not None and len(secret.get_secret_value()) >= MIN_SECRET_LENGTH:
         hosts = ", ".join(settings.allowed_hosts)
-        checks.append(Check("http", "ok", f"bearer token and shared confirm secret set; hosts: {hosts}"))
+        who = "access tokens from CO_MCP_AUTH_ISSUER" if team else "bearer token"
+        checks.append(Check("http", "ok", f"{who} and shared confirm secret set; hosts: {hosts}"))
     return checks
 
 
@@ -446,8 +503,13 @@ async def diagnose() -> list[Check]:
     settings, checks = _settings_checks()
     if settings is None:
         return checks
-    client, connection = _connection_checks(settings)
-    checks += connection
+    client: CodeOceanClient | None = None
+    if settings.auth_issuer is not None:
+        # Team mode: no shared Code Ocean token to check; each person's is checked when they link it.
+        checks += await _team_connection_checks(settings)
+    else:
+        client, connection = _connection_checks(settings)
+        checks += connection
     if client is not None:
         async with client:
             reach = await _reach(settings, client.domain)

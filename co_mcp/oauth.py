@@ -96,6 +96,11 @@ class AccessTokenValidator:
         """Close the HTTP client the keys are fetched with."""
         await self._http.aclose()
 
+    async def signing_keys(self) -> int:
+        """Fetch the issuer's keys now (its metadata, then its JWKS): how many it publishes; raises if it cannot."""
+        keys = await self._fetch_keys()
+        return len(keys.keys)
+
     async def validate(self, token: str) -> ValidatedToken | None:
         """The token's facts if it is valid for co-mcp, else None (the reason is logged; never the token)."""
         import jwt

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -358,3 +359,30 @@ async def test_team_mode_with_an_unreachable_database_fails_without_its_password
     assert check.status == "FAIL"
     assert "the linked Code Ocean tokens (connect) failed" in check.detail
     assert "s3cret-db-pw" not in check.render()
+
+
+# --- team mode's connection checks: no shared token, the identity provider's keys ---------------------------
+
+
+@pytest.mark.slow
+async def test_team_mode_checks_the_providers_keys_and_that_no_shared_token_is_set(
+    served: str, env: pytest.MonkeyPatch, oidc: Any
+) -> None:
+    env.delenv("CODEOCEAN_TOKEN")
+    env.setenv("CO_MCP_AUTH_ISSUER", oidc.issuer)
+    env.setenv("CO_MCP_PUBLIC_URL", "http://127.0.0.1:8000/mcp")
+    found = by_name(await diagnose())
+    assert (found["reach"].status, found["token"].status, found["issuer"].status) == ("ok", "ok", "ok")
+    assert "1 signing key" in found["issuer"].detail
+    assert "write" not in found  # nothing is probed with a shared token: there is none
+    env.setenv("CODEOCEAN_TOKEN", "cop_shared")
+    assert by_name(await diagnose())["token"].status == "FAIL"
+
+
+async def test_team_mode_with_an_unreachable_provider_fails_the_issuer_check(env: pytest.MonkeyPatch) -> None:
+    env.setenv("CODEOCEAN_DOMAIN", f"http://127.0.0.1:{closed_port()}")
+    env.setenv("CO_MCP_AUTH_ISSUER", f"http://127.0.0.1:{closed_port()}")
+    env.setenv("CO_MCP_PUBLIC_URL", "https://mcp.example.org/mcp")
+    check = by_name(await diagnose())["issuer"]
+    assert check.status == "FAIL"
+    assert "cannot read the signing keys" in check.detail
