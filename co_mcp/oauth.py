@@ -88,7 +88,7 @@ class AccessTokenValidator:
         self._http = http
         self._keys: jwt.PyJWKSet | None = None
         self._fetched_at = 0.0
-        self._tried_at = -REFRESH_EVERY
+        self._tried_at = float("-inf")
         self._jwks_uri: str | None = None
         self._lock = anyio.Lock()
 
@@ -151,21 +151,23 @@ class AccessTokenValidator:
         """The issuer's key ``kid`` (or its only key, for a token without a kid)."""
         keys = await self._current_keys(refresh=False)
         found = _find(keys, kid)
-        if found is None and time.monotonic() - self._tried_at >= REFRESH_EVERY:
-            # Perhaps the provider rotated its keys since they were fetched.
+        if found is None:
+            # Perhaps the provider rotated its keys since they were fetched (at most one fetch per interval).
             found = _find(await self._current_keys(refresh=True), kid)
         if found is None:
             log.info("access token refused: the issuer publishes no key %r", str(kid)[:64])
         return found
 
     async def _current_keys(self, *, refresh: bool) -> jwt.PyJWKSet | None:
+        """The keys, fetched if there are none yet, they are old, or ``refresh``; but never fetched again within
+        ``REFRESH_EVERY`` of the last try, so a provider that is down (or a flood of unknown kids) costs one
+        request per interval, not one per call."""
         async with self._lock:
-            stale = time.monotonic() - self._fetched_at > KEYS_MAX_AGE
-            if self._keys is not None and not refresh and not stale:
+            now = time.monotonic()
+            due = refresh or self._keys is None or now - self._fetched_at > KEYS_MAX_AGE
+            if not due or now - self._tried_at < REFRESH_EVERY:
                 return self._keys
-            if refresh and time.monotonic() - self._tried_at < REFRESH_EVERY:
-                return self._keys
-            self._tried_at = time.monotonic()
+            self._tried_at = now
             try:
                 self._keys = await self._fetch_keys()
                 self._fetched_at = time.monotonic()

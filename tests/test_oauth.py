@@ -168,3 +168,22 @@ def test_issuers_must_be_https_beyond_loopback(url: str) -> None:
 
 def test_loopback_issuers_may_be_plain_http() -> None:
     assert check_issuer("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+
+
+async def test_a_provider_that_is_down_is_asked_once_per_interval_not_once_per_call() -> None:
+    asked: list[str] = []
+
+    async def down(request: Request) -> JSONResponse:
+        asked.append(request.url.path)
+        return JSONResponse({"error": "down"}, status_code=503)
+
+    app = Starlette(routes=[Route("/.well-known/openid-configuration", down)])
+    with serving(app) as url:
+        async with httpx2.AsyncClient() as http:
+            validator = AccessTokenValidator(url, AUDIENCE, http)
+            token = jwt.encode(
+                {"sub": "a"}, rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256", {"kid": "k"}
+            )
+            for _ in range(10):
+                assert await validator.validate(token) is None
+    assert len(asked) == 1
