@@ -40,6 +40,8 @@ REFRESH_EVERY = 30.0
 # Keys are fetched again after this long even if every token names a known one (a revoked key drops out).
 KEYS_MAX_AGE = 3600.0
 MAX_TOKEN_LENGTH = 16_384
+# The longest a fetch of the provider's metadata and keys may take, however slowly it answers.
+FETCH_DEADLINE = 15.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,10 @@ class AccessTokenValidator:
         key = await self._key(header.get("kid"))
         if key is None:
             return None
+        # A token naming an algorithm of another family than its key (ES256 against an RSA key) is refused.
+        if not _fits(key, str(header["alg"])):
+            log.info("access token refused: algorithm %r does not fit the key it names", str(header["alg"])[:20])
+            return None
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -129,7 +135,7 @@ class AccessTokenValidator:
                 leeway=LEEWAY,
                 options={"require": ["exp", "iss", "aud", "sub"], "verify_signature": True},
             )
-        except jwt.PyJWTError as exc:
+        except Exception as exc:  # PyJWTError, and anything else a crafted token makes the library raise
             log.info("access token refused: %s", type(exc).__name__)
             return None
         subject = claims["sub"]
@@ -161,19 +167,25 @@ class AccessTokenValidator:
     async def _current_keys(self, *, refresh: bool) -> jwt.PyJWKSet | None:
         """The keys, fetched if there are none yet, they are old, or ``refresh``; but never fetched again within
         ``REFRESH_EVERY`` of the last try, so a provider that is down (or a flood of unknown kids) costs one
-        request per interval, not one per call."""
+        request per interval, not one per call. Tokens whose key is known never wait for a fetch."""
+        if not self._fetch_due(refresh=refresh):
+            return self._keys
         async with self._lock:
-            now = time.monotonic()
-            due = refresh or self._keys is None or now - self._fetched_at > KEYS_MAX_AGE
-            if not due or now - self._tried_at < REFRESH_EVERY:
+            if not self._fetch_due(refresh=refresh):  # another call fetched (or tried) meanwhile
                 return self._keys
-            self._tried_at = now
+            self._tried_at = time.monotonic()
             try:
-                self._keys = await self._fetch_keys()
+                with anyio.fail_after(FETCH_DEADLINE):
+                    self._keys = await self._fetch_keys()
                 self._fetched_at = time.monotonic()
             except Exception as exc:  # the provider down or answering nonsense: refuse tokens, keep serving
                 log.error("cannot fetch the signing keys of %s: %s", self.issuer, _reason(exc))
             return self._keys
+
+    def _fetch_due(self, *, refresh: bool) -> bool:
+        now = time.monotonic()
+        due = refresh or self._keys is None or now - self._fetched_at > KEYS_MAX_AGE
+        return due and now - self._tried_at >= REFRESH_EVERY
 
     async def _fetch_keys(self) -> jwt.PyJWKSet:
         import jwt
@@ -212,10 +224,29 @@ class AccessTokenValidator:
                 problems.append(f"{url}: names another issuer")
                 continue
             jwks_uri = document.get("jwks_uri")
-            if isinstance(jwks_uri, str) and jwks_uri.startswith(("https://", "http://")):
+            if isinstance(jwks_uri, str) and _secure(jwks_uri):
                 return jwks_uri
-            problems.append(f"{url}: no jwks_uri")
+            # The keys decide who may call: fetched over plain http, anyone on the path could substitute theirs.
+            problems.append(f"{url}: no https jwks_uri")
         raise LookupError("; ".join(problems))
+
+
+def _secure(url: str) -> bool:
+    """https, or http to this machine (a provider on loopback, as in tests)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+
+
+# Which algorithms each key type signs with.
+_FAMILIES = {"RSA": ("RS", "PS"), "EC": ("ES",), "OKP": ("EdDSA",)}
+
+
+def _fits(key: jwt.PyJWK, alg: str) -> bool:
+    """Whether the token's ``alg`` belongs to the key's type (RS/PS for RSA, ES for EC, EdDSA for OKP); a finer
+    mismatch (ES384 against a P-256 key) fails verification itself."""
+    return alg.startswith(_FAMILIES.get(str(key.key_type), ()))
 
 
 def _find(keys: jwt.PyJWKSet | None, kid: object) -> jwt.PyJWK | None:

@@ -187,3 +187,22 @@ async def test_a_provider_that_is_down_is_asked_once_per_interval_not_once_per_c
             for _ in range(10):
                 assert await validator.validate(token) is None
     assert len(asked) == 1
+
+
+async def test_an_algorithm_of_another_family_than_the_key_is_refused_not_a_crash(issuer: Issuer) -> None:
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    # kid k1 is the issuer's RSA key; the token claims ES256.
+    assert await validate(issuer, issuer.sign({}, kid="k1", alg="ES256", key=stranger)) is None
+
+
+async def test_keys_named_by_the_metadata_over_plain_http_beyond_loopback_are_not_fetched() -> None:
+    state: dict[str, str] = {}
+
+    async def openid(request: Request) -> JSONResponse:
+        return JSONResponse({"issuer": state["url"], "jwks_uri": "http://keys.example.org/jwks"})
+
+    with serving(Starlette(routes=[Route("/.well-known/openid-configuration", openid)])) as url:
+        state["url"] = url
+        async with httpx2.AsyncClient() as http:
+            with pytest.raises(LookupError, match="no https jwks_uri"):
+                await AccessTokenValidator(url, AUDIENCE, http).signing_keys()
