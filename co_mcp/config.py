@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         max_length=200,
         description="Team mode: the scope write and guarded tools need",
     )
+    link_client_id: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Team mode: the client id co-mcp's link page signs people in with at CO_MCP_AUTH_ISSUER "
+        "(redirect URI: the public URL's origin + /link/callback), so only the person a link was made for can use it",
+    )
+    link_client_secret: SecretStr | None = Field(
+        default=None, description="Team mode: that client's secret, if the provider made it a confidential client"
+    )
     credential_key: SecretStr | None = Field(
         default=None,
         description="Team mode: the key that encrypts linked Code Ocean tokens at rest (co-mcp credentials "

@@ -92,6 +92,7 @@ class AccessTokenValidator:
         self._fetched_at = 0.0
         self._tried_at = float("-inf")
         self._jwks_uri: str | None = None
+        self._metadata: dict[str, Any] | None = None
         self._lock = anyio.Lock()
 
     async def aclose(self) -> None:
@@ -103,8 +104,9 @@ class AccessTokenValidator:
         keys = await self._fetch_keys()
         return len(keys.keys)
 
-    async def validate(self, token: str) -> ValidatedToken | None:
-        """The token's facts if it is valid for co-mcp, else None (the reason is logged; never the token)."""
+    async def validate(self, token: str, *, audience: str | None = None) -> ValidatedToken | None:
+        """The token's facts if it is valid for co-mcp (or for ``audience``: the link page's sign-in checks ID
+        tokens issued to its client), else None (the reason is logged; never the token)."""
         import jwt
 
         if len(token) > MAX_TOKEN_LENGTH:
@@ -130,7 +132,7 @@ class AccessTokenValidator:
                 token,
                 key=key.key,
                 algorithms=[str(header["alg"])],
-                audience=self.audience,
+                audience=audience or self.audience,
                 issuer=self.issuer,
                 leeway=LEEWAY,
                 options={"require": ["exp", "iss", "aud", "sub"], "verify_signature": True},
@@ -149,7 +151,7 @@ class AccessTokenValidator:
             client_id=str(client_id),
             scopes=_scopes(claims),
             expires_at=int(claims["exp"]),
-            audience=self.audience,
+            audience=audience or self.audience,
             claims=claims,
         )
 
@@ -168,10 +170,10 @@ class AccessTokenValidator:
         """The keys, fetched if there are none yet, they are old, or ``refresh``; but never fetched again within
         ``REFRESH_EVERY`` of the last try, so a provider that is down (or a flood of unknown kids) costs one
         request per interval, not one per call. Tokens whose key is known never wait for a fetch."""
-        if not self._fetch_due(refresh=refresh):
-            return self._keys
-        async with self._lock:
-            if not self._fetch_due(refresh=refresh):  # another call fetched (or tried) meanwhile
+        if not self._wanted(refresh=refresh):
+            return self._keys  # the fast path: known keys, no waiting
+        async with self._lock:  # waits for a fetch another call has under way
+            if not self._wanted(refresh=refresh) or time.monotonic() - self._tried_at < REFRESH_EVERY:
                 return self._keys
             self._tried_at = time.monotonic()
             try:
@@ -182,10 +184,8 @@ class AccessTokenValidator:
                 log.error("cannot fetch the signing keys of %s: %s", self.issuer, _reason(exc))
             return self._keys
 
-    def _fetch_due(self, *, refresh: bool) -> bool:
-        now = time.monotonic()
-        due = refresh or self._keys is None or now - self._fetched_at > KEYS_MAX_AGE
-        return due and now - self._tried_at >= REFRESH_EVERY
+    def _wanted(self, *, refresh: bool) -> bool:
+        return refresh or self._keys is None or time.monotonic() - self._fetched_at > KEYS_MAX_AGE
 
     async def _fetch_keys(self) -> jwt.PyJWKSet:
         import jwt
@@ -198,8 +198,11 @@ class AccessTokenValidator:
         log.info("fetched %d signing key(s) of %s", len(keys.keys), self.issuer)
         return keys
 
-    async def _discover_jwks_uri(self) -> str:
-        """From the OpenID configuration, else RFC 8414 metadata; the document must name this issuer."""
+    async def provider_metadata(self) -> dict[str, Any]:
+        """The issuer's OpenID configuration (else its RFC 8414 metadata), fetched once; it must name this issuer,
+        and every endpoint co-mcp uses from it must be https (or on loopback)."""
+        if self._metadata is not None:
+            return self._metadata
         base = self.issuer.rstrip("/")
         from urllib.parse import urlsplit
 
@@ -223,12 +226,22 @@ class AccessTokenValidator:
             if not isinstance(document, dict) or document.get("issuer") != self.issuer:
                 problems.append(f"{url}: names another issuer")
                 continue
-            jwks_uri = document.get("jwks_uri")
-            if isinstance(jwks_uri, str) and _secure(jwks_uri):
-                return jwks_uri
-            # The keys decide who may call: fetched over plain http, anyone on the path could substitute theirs.
-            problems.append(f"{url}: no https jwks_uri")
+            # The keys decide who may call, the endpoints carry codes and tokens: over plain http, anyone on the
+            # path could substitute or read them.
+            insecure = [
+                name
+                for name in ("jwks_uri", "authorization_endpoint", "token_endpoint")
+                if not isinstance(document.get(name), str) or not _secure(document[name])
+            ]
+            if "jwks_uri" in insecure:
+                problems.append(f"{url}: no https jwks_uri")
+                continue
+            self._metadata = {k: v for k, v in document.items() if k not in insecure}
+            return self._metadata
         raise LookupError("; ".join(problems))
+
+    async def _discover_jwks_uri(self) -> str:
+        return str((await self.provider_metadata())["jwks_uri"])
 
 
 def _secure(url: str) -> bool:

@@ -5,25 +5,24 @@ page (never through the model) and kept encrypted in the shared state store (``c
 they make uses a Code Ocean client holding their token and no one else's, and runs under their own
 concurrency cap, so one person's storm of calls (and its retries) waits on itself, not on the others.
 
-The link page is reached through a *link ticket*: a short-lived, signed, single-use value naming the person,
-handed only to that person's authenticated MCP client. Nothing here is MCP; the server turns ``NotLinked``
-into a URL elicitation or an error naming the page.
+The link page is reached through a *link ticket*: a short-lived, sealed, single-use value naming the person,
+handed only to that person's authenticated MCP client; the page then has the person sign in at the same
+identity provider (``co_mcp.signin``) and takes a token only from the person the ticket names. Nothing here is
+MCP; the server turns ``NotLinked`` into a URL elicitation or an error naming the page.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
+import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import anyio
 
-from co_mcp.confirm import Refusal, TokenSigner
 from co_mcp.errors import CoMcpError, ConfigurationError
 from co_mcp.oauth import check_issuer
 
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from co_mcp.config import Settings
     from co_mcp.linked import LinkedTokens
     from co_mcp.oauth import AccessTokenValidator
+    from co_mcp.signin import Sealer, SignIn
     from co_mcp.store import ConfirmationStore
 
 __all__ = ["LINK_PATH", "LinkRefused", "NotLinked", "Person", "Team", "check_public_url", "link_page_url", "team_urls"]
@@ -47,8 +47,8 @@ LINK_PATH = "/link"
 LINK_TTL = 900
 # Clients kept open at once; the least recently used is closed beyond this (it is made again when needed).
 MAX_CLIENTS = 256
-_TICKET_PURPOSE = "link a Code Ocean token"
-_NO_STATE = "0" * 32
+# Per-person caps kept; beyond this, idle ones are forgotten.
+MAX_LIMITERS = 4096
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,21 @@ class Person:
 
 
 class NotLinked(CoMcpError):
-    """This person has no usable Code Ocean token: none linked, or Code Ocean refused the linked one."""
+    """This person has no usable Code Ocean token: none linked, Code Ocean refused it, or it cannot be read."""
 
-    def __init__(self, person: Person, url: str, *, refused: bool) -> None:
+    def __init__(self, person: Person, url: str, *, reason: Literal["none", "refused", "unreadable"]) -> None:
         self.person = person
         self.url = url
-        self.refused = refused
-        if refused:
+        self.reason = reason
+        if reason == "refused":
             message = (
                 "Code Ocean refused the Code Ocean token linked to your identity (revoked or expired): link your "
                 f"token again at {url} , then call again. Nothing was done."
+            )
+        elif reason == "unreadable":
+            message = (
+                "The Code Ocean token linked to your identity can no longer be read by co-mcp (its encryption key "
+                f"changed): link your token again at {url} , then call again. Nothing was done."
             )
         else:
             message = (
@@ -139,7 +144,8 @@ class Team:
         linked: LinkedTokens,
         make_client: Callable[[SecretStr], CodeOceanClient],
         check: Callable[[SecretStr], Awaitable[str | None]],
-        signer: TokenSigner,
+        sealer: Sealer,
+        sign_in: SignIn,
         store: ConfirmationStore,
         concurrency: int,
     ) -> None:
@@ -151,9 +157,11 @@ class Team:
         self._make_client = make_client
         self._check = check
         self.page = link_page_url(public_url)
-        # A ticket signer of its own: the confirm secret, but tickets live longer than confirm tokens.
-        self._tickets = TokenSigner(signer.secret, LINK_TTL)
+        # Tickets are sealed (AES-GCM), so a link names no one in clear; the page's sign-in proves who opened it.
+        self._sealer = sealer
+        self.sign_in = sign_in
         self._store = store
+        self._making = anyio.Lock()
         self._concurrency = concurrency
         self._clients: OrderedDict[Person, tuple[str, CodeOceanClient]] = OrderedDict()
         self._limiters: dict[Person, anyio.CapacityLimiter] = {}
@@ -168,33 +176,45 @@ class Team:
         The token is read from the store on every call, so an unlink or a new link made through another
         worker takes effect at once; the client (and its connections) is kept while the token is the same.
         """
+        from co_mcp.linked import LinkedTokenError
+
         if self._retired:
             await self._close_retired()
-        token = await self.linked.token_for(person.issuer, person.subject)
+        try:
+            token = await self.linked.token_for(person.issuer, person.subject)
+        except LinkedTokenError:
+            # Sealed under a key CO_MCP_CREDENTIAL_KEY no longer holds, or altered: only a new link helps.
+            raise NotLinked(person, self.link_url(person), reason="unreadable") from None
         if token is None:
             await self._drop(person)
-            raise NotLinked(person, self.link_url(person), refused=False)
+            raise NotLinked(person, self.link_url(person), reason="none")
         digest = hashlib.sha256(token.get_secret_value().encode()).hexdigest()
-        kept = self._clients.get(person)
-        if kept is not None and kept[0] == digest:
-            self._clients.move_to_end(person)
-            return kept[1]
-        await self._drop(person)
-        client = self._make_client(token)
-        self._clients[person] = (digest, client)
-        while len(self._clients) > MAX_CLIENTS:
-            oldest, _ = next(iter(self._clients.items()))
-            await self._drop(oldest)
-        return client
+        async with self._making:  # two first calls of one person at once make one client, not two
+            kept = self._clients.get(person)
+            if kept is not None and kept[0] == digest:
+                self._clients.move_to_end(person)
+                return kept[1]
+            await self._drop(person)
+            client = self._make_client(token)
+            self._clients[person] = (digest, client)
+            while len(self._clients) > MAX_CLIENTS:
+                oldest, _ = next(iter(self._clients.items()))
+                await self._drop(oldest)
+            return client
 
     def refused(self, person: Person) -> NotLinked:
         """What to say when Code Ocean answered 401 to this person's linked token."""
-        return NotLinked(person, self.link_url(person), refused=True)
+        return NotLinked(person, self.link_url(person), reason="refused")
 
     def limiter(self, person: Person) -> anyio.CapacityLimiter:
         """This person's cap on calls running at once."""
         found = self._limiters.get(person)
         if found is None:
+            if len(self._limiters) >= MAX_LIMITERS:
+                # Forget the caps no call holds or waits for; they are made again when needed.
+                for idle in [p for p, cap in self._limiters.items() if not cap.statistics().borrowers]:
+                    if not any(held == idle for held, _ in self._retired):
+                        del self._limiters[idle]
             found = self._limiters[person] = anyio.CapacityLimiter(self._concurrency)
         return found
 
@@ -230,35 +250,33 @@ class Team:
         return f"{self.page}?{urlencode({'ticket': self.ticket(person)})}"
 
     def ticket(self, person: Person) -> str:
-        who = {"iss": person.issuer, "sub": person.subject}
-        named = base64.urlsafe_b64encode(json.dumps(who, separators=(",", ":")).encode()).decode().rstrip("=")
-        return f"{named}~{self._tickets.issue(_TICKET_PURPOSE, who, _NO_STATE)}"
+        """A sealed, expiring, single-use value naming the person (no one can read whom from the link)."""
+        return self._sealer.seal(
+            "link ticket", {"iss": person.issuer, "sub": person.subject, "n": secrets.token_urlsafe(16)}, ttl=LINK_TTL
+        )
+
+    def _opened(self, ticket: str) -> dict[str, Any]:
+        opened = self._sealer.open("link ticket", ticket.strip())
+        if opened is None or not isinstance(opened.get("iss"), str) or not isinstance(opened.get("sub"), str):
+            raise LinkRefused("This link is not one co-mcp made, or it expired: ask your assistant for a new one.")
+        return opened
 
     def holder(self, ticket: str) -> Person:
-        """The person a ticket names, if it is authentic and current; else LinkRefused."""
-        named, _, signed = ticket.strip().partition("~")
-        try:
-            who = json.loads(base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)))
-            person = Person(str(who["iss"]), str(who["sub"]))
-        except (ValueError, KeyError, TypeError):
-            raise LinkRefused("This link is not one co-mcp made: ask your assistant for a new one.") from None
-        who = {"iss": person.issuer, "sub": person.subject}
-        refusal = self._tickets.check(signed, _TICKET_PURPOSE, who, current=_NO_STATE)
-        if refusal is Refusal.EXPIRED:
-            raise LinkRefused("This link expired: ask your assistant for a new one.")
-        if refusal is not None:
-            raise LinkRefused("This link is not one co-mcp made: ask your assistant for a new one.")
-        return person
+        """The person a ticket names, if co-mcp sealed it and it has not expired; else LinkRefused."""
+        opened = self._opened(ticket)
+        return Person(opened["iss"], opened["sub"])
 
     async def redeem(self, ticket: str, token: SecretStr) -> Person:
         """Link ``token`` to the ticket's person, once Code Ocean has accepted it; each ticket links once."""
         from co_mcp.store import confirmation_key
 
-        person = self.holder(ticket)
+        opened = self._opened(ticket)
+        person = Person(opened["iss"], opened["sub"])
         if not token.get_secret_value().strip():
             raise LinkRefused("Paste your Code Ocean access token in the field.")
         label = await self._check(token)  # LinkRefused, with Code Ocean's verdict, if it is not good
-        used = await self._store.claim(confirmation_key("link_ticket", ticket), keep_for=LINK_TTL)
+        # Claimed by its sealed nonce: however a ticket is spelt, it links once.
+        used = await self._store.claim(confirmation_key("link_ticket", str(opened["n"])), keep_for=LINK_TTL)
         if used is not None:
             raise LinkRefused("This link was already used: ask your assistant for a new one if you need it.")
         await self.linked.link(person.issuer, person.subject, token, label=label)
@@ -269,17 +287,24 @@ class Team:
     # --- assembly ----------------------------------------------------------------------------------------
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, signer: TokenSigner, store: ConfirmationStore) -> Team:
+    def from_settings(cls, settings: Settings, *, store: ConfirmationStore) -> Team:
         """Team mode as configured: no shared Code Ocean token, each person's own, checked when linked."""
         import httpx2
 
         from co_mcp.api.client import client_from_settings
         from co_mcp.api.domain import domain_problem
-        from co_mcp.linked import linked_tokens_from_settings
+        from co_mcp.linked import credential_key_from_settings, linked_tokens_from_settings
         from co_mcp.oauth import AccessTokenValidator
+        from co_mcp.signin import CALLBACK_PATH, LinkClient, Sealer, SignIn
         from co_mcp.text import clean
 
         issuer, public = team_urls(settings)
+        if not settings.link_client_id:
+            raise ConfigurationError(
+                "team mode needs CO_MCP_LINK_CLIENT_ID: the client co-mcp's link page signs people in with at "
+                f"CO_MCP_AUTH_ISSUER (register it with the redirect URI {link_page_url(public)}/callback), so that "
+                "only the person a link was made for can link a token with it"
+            )
         domain = settings.codeocean_domain
         if not domain:
             raise ConfigurationError("team mode needs CODEOCEAN_DOMAIN, the Code Ocean every person's token is for")
@@ -306,16 +331,21 @@ class Team:
                 raise LinkRefused(f"Code Ocean did not accept this token: {said}. Nothing was linked.")
             return None
 
-        # The provider's keys are fetched with a client of their own: nothing of Code Ocean's rides along.
-        keys_http = httpx2.AsyncClient(timeout=httpx2.Timeout(10.0), follow_redirects=False)
+        # The provider is talked to with a client of its own: nothing of Code Ocean's rides along.
+        provider_http = httpx2.AsyncClient(timeout=httpx2.Timeout(10.0), follow_redirects=False)
+        validator = AccessTokenValidator(issuer, public, provider_http)
+        sealer = Sealer(credential_key_from_settings(settings))
+        redirect = f"{link_page_url(public)}{CALLBACK_PATH.removeprefix(LINK_PATH)}"
+        client = LinkClient(settings.link_client_id, settings.link_client_secret, redirect)
         return cls(
-            validator=AccessTokenValidator(issuer, public, keys_http),
+            validator=validator,
             public_url=public,
             scopes=(settings.read_scope, settings.write_scope),
             linked=linked_tokens_from_settings(settings),
             make_client=make_client,
             check=check,
-            signer=signer,
+            sealer=sealer,
+            sign_in=SignIn(validator, client, sealer, provider_http),
             store=store,
             concurrency=settings.subject_concurrency,
         )

@@ -193,6 +193,24 @@ class Provider:
             raise OIDCFlowError(f"the authorization response does not match the request: {redirect}")
         return query["code"]
 
+    def register(self, redirect_uri: str) -> str:
+        """A public client registered now (dynamic registration) for ``redirect_uri``: its client_id."""
+        response = httpx2.post(
+            f"{self.issuer}/reg",
+            json={
+                "application_type": "native",
+                "client_name": "co-mcp link page",
+                "redirect_uris": [redirect_uri],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code"],
+                "response_types": ["code"],
+            },
+            timeout=10.0,
+        )
+        if response.status_code != 201:
+            raise _refused(response, self.log)
+        return str(response.json()["client_id"])
+
     def _client_with_ttl(self, ttl: int) -> str:
         if ttl not in self._clients:
             response = httpx2.post(

@@ -225,6 +225,7 @@ TEAM = {
     "CODEOCEAN_DOMAIN": "https://codeocean.example.com",
     "CO_MCP_CREDENTIAL_KEY": "0" * 43,
     "CO_MCP_ALLOWED_HOSTS": "mcp.example.org",
+    "CO_MCP_LINK_CLIENT_ID": "co-mcp-link",
 }
 
 
@@ -238,9 +239,20 @@ TEAM = {
         ({"CO_MCP_PUBLIC_URL": None}, ["--transport", "http"], "CO_MCP_PUBLIC_URL"),
         ({"CO_MCP_CREDENTIAL_KEY": None}, ["--transport", "http"], "CO_MCP_CREDENTIAL_KEY"),
         ({"CODEOCEAN_DOMAIN": None}, ["--transport", "http"], "CODEOCEAN_DOMAIN"),
+        ({"CO_MCP_LINK_CLIENT_ID": None}, ["--transport", "http"], "CO_MCP_LINK_CLIENT_ID"),
         ({"CO_MCP_ALLOWED_HOSTS": None}, ["--transport", "http", "--host", "0.0.0.0"], "CO_MCP_ALLOWED_HOSTS"),
     ],
-    ids=["stdio", "sandbox", "shared token", "shared bearer", "no public URL", "no key", "no domain", "no hosts"],
+    ids=[
+        "stdio",
+        "sandbox",
+        "shared token",
+        "shared bearer",
+        "no public URL",
+        "no key",
+        "no domain",
+        "no link client",
+        "no hosts",
+    ],
 )
 def test_team_mode_refuses_to_start_in_one_line_naming_the_setting(
     monkeypatch: pytest.MonkeyPatch,

@@ -67,6 +67,8 @@ FREE_TEXT = {
     "CO_MCP_ALLOWED_HOSTS",
     "CO_MCP_ALLOWED_ORIGINS",
     "CO_MCP_AUDIT_LOG",  # any path; one that cannot be used is tried below
+    "CO_MCP_LINK_CLIENT_ID",  # whatever id the provider gave
+    "CO_MCP_LINK_CLIENT_SECRET",
     "CO_MCP_STATE_DIR",  # any path, like the audit log's
 }
 CASES = [(name, value) for name, values in WRONG.items() for value in values]

@@ -206,3 +206,21 @@ async def test_keys_named_by_the_metadata_over_plain_http_beyond_loopback_are_no
         async with httpx2.AsyncClient() as http:
             with pytest.raises(LookupError, match="no https jwks_uri"):
                 await AccessTokenValidator(url, AUDIENCE, http).signing_keys()
+
+
+async def test_calls_arriving_while_the_keys_are_first_fetched_wait_for_them(issuer: Issuer) -> None:
+    import anyio
+
+    token = issuer.sign({})
+    results: list[object] = []
+    async with httpx2.AsyncClient() as http:
+        validator = AccessTokenValidator(issuer.url, AUDIENCE, http)
+
+        async def one() -> None:
+            results.append(await validator.validate(token))
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(10):
+                tasks.start_soon(one)
+    assert all(result is not None for result in results)
+    assert issuer.served.count("/jwks") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -11,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 
 from co_mcp.api import CodeOceanClient
-from co_mcp.confirm import TokenSigner
 from co_mcp.errors import ConfigurationError
 from co_mcp.linked import CredentialKey, LinkedTokens
 from co_mcp.oauth import AccessTokenValidator
 from co_mcp.sandbox import Sandbox
+from co_mcp.signin import LinkClient, Sealer, SignIn
 from co_mcp.store import ConfirmationStore
 from co_mcp.team import LinkRefused, NotLinked, Person, Team, check_public_url, link_page_url
 from tests.conftest import FAST_RETRY, SANDBOX_URL
@@ -42,14 +43,18 @@ async def team(sandbox: Sandbox) -> AsyncIterator[Team]:
         return None
 
     http = httpx2.AsyncClient()
+    key = CredentialKey.parse(CredentialKey.generate())
+    validator = AccessTokenValidator(ISSUER, "https://mcp.example.org/mcp", http)
+    sealer = Sealer(key)
     built = Team(
-        validator=AccessTokenValidator(ISSUER, "https://mcp.example.org/mcp", http),
+        validator=validator,
         public_url="https://mcp.example.org/mcp",
         scopes=("r", "w"),
-        linked=LinkedTokens(key=CredentialKey.parse(CredentialKey.generate())),
+        linked=LinkedTokens(key=key),
         make_client=make_client,
         check=check,
-        signer=TokenSigner(b"s" * 32),
+        sealer=sealer,
+        sign_in=SignIn(validator, LinkClient("c", None, "https://mcp.example.org/link/callback"), sealer, http),
         store=ConfirmationStore(),
         concurrency=2,
     )
@@ -126,24 +131,53 @@ async def test_a_ticket_links_once_after_code_ocean_accepts_the_token(team: Team
 @pytest.mark.parametrize(
     "change",
     [
-        lambda t: t.replace("~v2.", "~v2.9"),  # the signed part altered
-        lambda t: "eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLm9yZyIsInN1YiI6ImJvYiJ9~" + t.split("~", 1)[1],  # bob named
-        lambda t: t.split("~", 1)[1],  # no one named
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # the sealed part altered
+        lambda t: t + "=",  # re-spelled: padding
+        lambda t: t + "....",  # re-spelled: characters lenient base64 would drop
+        lambda t: "0000000000000000" + t[t.index(".") :],  # another key's id
+        lambda t: t.split(".", 1)[0],  # truncated
         lambda t: "",
     ],
-    ids=["altered", "another person", "unnamed", "empty"],
+    ids=["altered", "padded", "dotted", "other key", "truncated", "empty"],
 )
-async def test_a_ticket_co_mcp_did_not_make_for_this_person_is_refused(team: Team, change: Any) -> None:
+async def test_a_ticket_not_exactly_as_co_mcp_sealed_it_is_refused(team: Team, change: Any) -> None:
     with pytest.raises(LinkRefused, match="not one co-mcp made"):
         team.holder(change(team.ticket(ALICE)))
 
 
-async def test_an_expired_ticket_says_so(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_ticket_names_no_one_in_clear(team: Team) -> None:
+    ticket = team.ticket(Person(ISSUER, "alice@example.org"))
+    assert "alice" not in ticket
+    assert "example" not in ticket
+
+
+async def test_a_value_sealed_for_another_purpose_is_not_a_ticket(team: Team) -> None:
+    proof = team.sign_in.vouch(team.ticket(ALICE), "browser")
+    with pytest.raises(LinkRefused):
+        team.holder(proof)
+
+
+async def test_an_expired_ticket_is_refused(team: Team, monkeypatch: pytest.MonkeyPatch) -> None:
     ticket = team.ticket(ALICE)
     later = time.time() + 3600
-    monkeypatch.setattr("co_mcp.confirm.time.time", lambda: later)
+    monkeypatch.setattr("co_mcp.signin.time.time", lambda: later)
     with pytest.raises(LinkRefused, match="expired"):
         team.holder(ticket)
+
+
+async def test_a_token_sealed_under_a_key_no_longer_held_asks_for_a_new_link(
+    team: Team, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.sqlite3"
+    before = LinkedTokens.sqlite(state, CredentialKey.parse(CredentialKey.generate()))
+    await before.link(ISSUER, "alice", SecretStr(sandbox.token_for("alice")))
+    before.close()
+    team.linked = LinkedTokens.sqlite(state, CredentialKey.parse(CredentialKey.generate()))  # the key was replaced
+    with pytest.raises(NotLinked) as raised:
+        await team.client_for(ALICE)
+    team.linked.close()
+    assert raised.value.reason == "unreadable"
+    assert "link your token again" in str(raised.value)
 
 
 def test_the_link_page_sits_beside_the_mcp_endpoint() -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import httpx2
 import pytest
 import yaml
@@ -36,7 +37,7 @@ from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_DATASET_ID
 from co_mcp.sandbox.server import running
 from tests.oidc import READ_SCOPE, WRITE_SCOPE, Provider
-from tests.server.team import mcp_as, post_mcp
+from tests.server.team import mcp_as, open_link, post_mcp, proof_of
 from tests.support import text
 from tests.test_config_examples import CO_MCP, EXAMPLES, clean_env, env_file, free_port
 
@@ -44,7 +45,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.examples]
 
 TEAM = EXAMPLES / "team"
 # The paths nginx must hand to the workers: MCP, the link page, and the protected resource metadata.
-ROUTED = ["/mcp", "/link", "/.well-known/oauth-protected-resource/mcp"]
+ROUTED = ["/mcp", "/link", "/link/callback", "/.well-known/oauth-protected-resource/mcp"]
 
 
 def compose() -> dict[str, Any]:
@@ -197,7 +198,13 @@ def test_the_realm_issues_what_co_mcp_checks() -> None:
         assert audiences == [{**audiences[0], "included.custom.audience": settings["CO_MCP_PUBLIC_URL"]}]
         assert audiences[0]["access.token.claim"] == "true"
     assert [mapper["protocolMapper"] for mapper in scopes["basic"]["protocolMappers"]] == ["oidc-sub-mapper"]
-    (client,) = realm["clients"]
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    # The link page's client: the ID token's sub proves who opened a link; it returns to /link/callback only.
+    page = clients.pop(settings["CO_MCP_LINK_CLIENT_ID"])
+    assert page["redirectUris"] == [settings["CO_MCP_PUBLIC_URL"].removesuffix("/mcp") + "/link/callback"]
+    assert page["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert "basic" in page["defaultClientScopes"]
+    (client,) = clients.values()
     assert client["publicClient"] is True
     assert client["attributes"]["pkce.code.challenge.method"] == "S256"
     assert (client["standardFlowEnabled"], client["directAccessGrantsEnabled"]) == (True, False)
@@ -357,6 +364,8 @@ def team(tmp_path_factory: pytest.TempPathFactory, postgres_url: str, oidc: Prov
             "CO_MCP_STATE_URL": postgres_url,  # the throwaway PostgreSQL server stands in for db
             "CO_MCP_CREDENTIAL_KEY": key.stdout.strip(),  # made as the README says
             "CO_MCP_CONFIRM_SECRET": os.urandom(32).hex(),
+            # realm.json's co-mcp-link, registered with the test provider for this public URL
+            "CO_MCP_LINK_CLIENT_ID": oidc.register(f"http://127.0.0.1:{front_port}/link/callback"),
         }
         settings = settings_file()
         assert local.keys() <= settings.keys()
@@ -416,15 +425,17 @@ async def test_a_person_links_their_token_on_the_page_through_nginx(team: Deploy
             said = text(await bob.call_tool("search_data_assets", {"limit": 1}))
         except MCPError as exc:
             said = exc.error.message
-    found = re.search(r"(http://\S+/link\?ticket=(\S+))", said)
+    found = re.search(r"(http://\S+/link\?ticket=\S+)", said)
     assert found is not None, said
-    page, ticket = found.groups()
+    page = found.group(1)
     assert page.startswith(team.public.removesuffix("/mcp") + "/link?")
-    async with httpx2.AsyncClient() as http:
-        form = await http.get(page)
+    browser, form = await anyio.to_thread.run_sync(open_link, page, team.provider, "bob")
+    try:
         assert form.status_code == 200, form.text
-        done = await http.post(page.split("?")[0], data={"ticket": ticket, "token": team.sandbox.token_for("bob")})
+        done = browser.post(page.split("?")[0], data={"proof": proof_of(form), "token": team.sandbox.token_for("bob")})
         assert done.status_code == 200, done.text
+    finally:
+        browser.close()
     async with mcp_as(team.front, team.token("bob")) as bob:
         result = await bob.call_tool("search_data_assets", {"limit": 1})
     assert not result.is_error, text(result)

@@ -181,7 +181,7 @@ def team_app(server: MCPServer[AppState], settings: Settings, host: str, team: T
 
     from co_mcp.server.auth import JwtVerifier, WriteScopeGuard, metadata_routes
     from co_mcp.server.catalog import tool_specs
-    from co_mcp.server.people import link_routes
+    from co_mcp.server.linkpage import link_routes
 
     if settings.http_token is not None or settings.http_no_auth:
         raise ConfigurationError(

@@ -71,7 +71,7 @@ class ServerOptions:
         if settings.auth_issuer is not None:
             from co_mcp.team import Team
 
-            team = Team.from_settings(settings, signer=signer, store=store)
+            team = Team.from_settings(settings, store=store)
         return cls(
             credentials=settings.credential_sets(),
             read_only=settings.read_only,

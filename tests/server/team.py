@@ -65,6 +65,7 @@ def deployment(state_dir: Path, provider: Provider, sandbox: Sandbox, **override
     with running(sandbox) as codeocean:
         port = free_port()
         public = f"http://127.0.0.1:{port}/mcp"
+        overrides.setdefault("link_client_id", provider.register(f"http://127.0.0.1:{port}/link/callback"))
         settings = load_settings(
             codeocean_domain=codeocean,
             auth_issuer=provider.issuer,
@@ -85,6 +86,30 @@ def deployment(state_dir: Path, provider: Provider, sandbox: Sandbox, **override
         app = http_app(server, settings, "127.0.0.1", team=options.team)
         with serving(app, "127.0.0.1", port, lifespan="on"):
             yield Deployment(public, provider, sandbox, settings, options.team, options.audit, state_dir)
+
+
+def open_link(link_url: str, provider: Provider, signed_in_as: str) -> tuple[httpx2.Client, httpx2.Response]:
+    """A browser opening a link: co-mcp sends it to sign in, ``signed_in_as`` signs in, and it comes back.
+
+    Returns the browser (its cookie jar holds co-mcp's cookie) and co-mcp's answer to the sign-in: the form,
+    or a refusal.
+    """
+    browser = httpx2.Client(timeout=30)
+    opened = browser.get(link_url)
+    if opened.status_code != 303:
+        return browser, opened
+    origin = link_url.split("/link", 1)[0]
+    landed = provider.sign_in(opened.headers["location"], signed_in_as, f"{origin}/link/callback")
+    return browser, browser.get(landed)
+
+
+def proof_of(form: httpx2.Response) -> str:
+    """The sealed proof a link form carries."""
+    import re
+
+    found = re.search(r'name="proof" value="([^"]+)"', form.text)
+    assert found is not None, form.text
+    return found.group(1)
 
 
 @asynccontextmanager

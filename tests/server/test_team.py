@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.demo_data import DEMO_DATASET_ID, DEMO_RESULT_ID
 from tests.oidc import READ_SCOPE, WRITE_SCOPE, Provider
-from tests.server.team import Deployment, deployment, mcp_as, post_mcp
+from tests.server.team import Deployment, deployment, mcp_as, open_link, post_mcp, proof_of
 from tests.support import text
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -222,34 +222,84 @@ async def link_page(team: Deployment, person: str) -> str:
 
 async def test_the_link_page_refuses_a_token_code_ocean_rejects_and_links_a_good_one(team: Deployment) -> None:
     url = await link_page(team, "alice")
-    ticket = url.split("ticket=", 1)[1]
-    async with httpx2.AsyncClient() as http:
-        form = await http.get(url)
-        assert form.status_code == 200
-        assert "alice" in form.text
+    assert "alice" not in url  # the ticket is sealed: the link names no one
+    browser, form = await anyio.to_thread.run_sync(open_link, url, team.provider, "alice")
+    try:
+        assert form.status_code == 200, form.text
+        assert "Signed in as <b>alice</b>" in form.text
         assert form.headers["cache-control"] == "no-store"
-        bad = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": "cop_not_a_token"})
+        proof = proof_of(form)
+        bad = browser.post(f"{team.base}/link", data={"proof": proof, "token": "cop_not_a_token"})
         assert bad.status_code == 400
         assert "did not accept this token" in bad.text
         assert await team.team.linked.token_for(team.provider.issuer, "alice") is None
         assert team.sandbox.request_log.matching(status=401)  # the check asked Code Ocean
-        good = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("alice")})
+        good = browser.post(f"{team.base}/link", data={"proof": proof, "token": team.sandbox.token_for("alice")})
         assert good.status_code == 200, good.text
-        again = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("bob")})
+        again = browser.post(f"{team.base}/link", data={"proof": proof, "token": team.sandbox.token_for("bob")})
         assert again.status_code == 400
         assert "already used" in again.text
+    finally:
+        browser.close()
     async with mcp_as(team.url, team.token("alice")) as alice:
         result = await alice.call_tool("get_data_asset", {"data_asset_ids": [DEMO_RESULT_ID]})
     assert not result.is_error
 
 
-@pytest.mark.parametrize("ticket", ["", "nonsense", "eyJpc3MiOiJ4Iiwic3ViIjoieSJ9~v2.1.2.3.4"])
+async def test_a_link_opened_by_someone_else_is_refused_after_their_sign_in(team: Deployment) -> None:
+    # bob's link, forwarded to alice: she signs in as herself, and the page will not take her token for bob.
+    url = await link_page(team, "bob")
+    browser, refused = await anyio.to_thread.run_sync(open_link, url, team.provider, "alice")
+    browser.close()
+    assert refused.status_code == 403
+    assert "made for someone else" in refused.text
+    assert 'name="proof"' not in refused.text
+    assert not await team.team.linked.linked()
+
+
+async def test_a_form_proof_works_only_in_the_browser_that_signed_in(team: Deployment) -> None:
+    url = await link_page(team, "alice")
+    browser, form = await anyio.to_thread.run_sync(open_link, url, team.provider, "alice")
+    browser.close()
+    async with httpx2.AsyncClient() as elsewhere:  # no cookie: another browser, or a replayed form
+        posted = await elsewhere.post(
+            f"{team.base}/link", data={"proof": proof_of(form), "token": team.sandbox.token_for("alice")}
+        )
+    assert posted.status_code == 400
+    assert not await team.team.linked.linked()
+
+
+async def test_a_sign_in_callback_replayed_in_another_browser_is_refused(team: Deployment) -> None:
+    url = await link_page(team, "alice")
+
+    def replay() -> httpx2.Response:
+        with httpx2.Client(timeout=30) as browser:
+            opened = browser.get(url)
+            landed = team.provider.sign_in(opened.headers["location"], "alice", f"{team.base}/link/callback")
+        with httpx2.Client(timeout=30) as other:
+            return other.get(landed)
+
+    refused = await anyio.to_thread.run_sync(replay)
+    assert refused.status_code == 400
+    assert "not started in this browser" in refused.text
+
+
+@pytest.mark.parametrize("ticket", ["", "nonsense", "0123456789abcdef.AAAA", "x" * 20_000])
 async def test_the_link_page_refuses_tickets_co_mcp_did_not_make(team: Deployment, ticket: str) -> None:
     async with httpx2.AsyncClient() as http:
         shown = await http.get(f"{team.base}/link", params={"ticket": ticket})
-        posted = await http.post(f"{team.base}/link", data={"ticket": ticket, "token": team.sandbox.token_for("bob")})
-    assert (shown.status_code, posted.status_code) == (400, 400)
+        posted = await http.post(f"{team.base}/link", data={"proof": ticket, "token": team.sandbox.token_for("bob")})
+    assert shown.status_code == 400
+    assert posted.status_code in (400, 413)  # refused, or too large to read
     assert not await team.team.linked.linked()
+
+
+async def test_the_link_form_is_read_only_up_to_its_cap(team: Deployment) -> None:
+    async with httpx2.AsyncClient() as http:
+        large = await http.post(f"{team.base}/link", content=b"proof=" + b"x" * 100_000)
+        many = await http.post(f"{team.base}/link", content=b"a=1&b=2&c=3&d=4&e=5&f=6")
+    assert large.status_code == 413
+    assert many.status_code == 413
 
 
 async def test_a_revoked_code_ocean_token_says_link_your_token_again(team: Deployment) -> None:
