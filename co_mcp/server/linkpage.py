@@ -83,19 +83,23 @@ def _form(person: Person, proof: str, problem: str | None = None) -> str:
     )
 
 
+class _TooLarge(Exception):
+    pass
+
+
 async def _capped_form(request: Request) -> dict[str, list[str]] | None:
-    """The urlencoded form, or None if it is larger than MAX_FORM (declared or sent) or malformed."""
+    """The urlencoded form; None if malformed (too many fields, not UTF-8); _TooLarge past MAX_FORM bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM):
-        return None
+        raise _TooLarge
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
-            return None
+            raise _TooLarge
     try:
         return parse_qs(body.decode("utf-8", "strict"), max_num_fields=4, strict_parsing=False)
-    except ValueError:  # too many fields, or not UTF-8
+    except ValueError:  # too many fields, or not UTF-8 (UnicodeDecodeError is a ValueError)
         return None
 
 
@@ -143,9 +147,12 @@ def link_routes(team: Team) -> list[Route]:
         return _page(_form(person, sign_in.vouch(ticket, browser)))
 
     async def link(request: Request) -> HTMLResponse:
-        fields = await _capped_form(request)
+        try:
+            fields = await _capped_form(request)
+        except _TooLarge:
+            return _refusal("That form is too large.", 413)
         if fields is None:
-            return _refusal("That form is too large or malformed.", 413)
+            return _refusal("That form is malformed.")
         proof = (fields.get("proof") or [""])[0]
         token = SecretStr((fields.get("token") or [""])[0].strip())
         browser = request.cookies.get(COOKIE, "")
