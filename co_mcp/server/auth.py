@@ -166,7 +166,25 @@ class WriteScopeGuard:
                 return {"type": "http.request", "body": body, "more_body": more}
             return await receive()
 
-        await self._app(scope, replay, send)
+        await self._app(scope, replay, self._with_scope(send))
+
+    def _with_scope(self, send: Any) -> Any:
+        """The SDK's 401 challenge, with the scopes to ask for (MCP 2025-11-25: servers SHOULD name them), so a
+        host asks the person once for both, rather than for reading now and writing at the first write."""
+        scopes = self._scopes
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                headers = [
+                    (name, value + f', scope="{scopes}"'.encode())
+                    if name.lower() == b"www-authenticate" and b"scope=" not in value
+                    else (name, value)
+                    for name, value in message.get("headers", [])
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return sending
 
     async def _may_write(self, scope: dict[str, Any]) -> bool:
         """False only for a valid token without the write scope."""

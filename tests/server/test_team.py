@@ -60,7 +60,9 @@ async def test_the_protected_resource_metadata_names_the_issuer_and_both_scopes(
 async def test_no_token_is_refused_with_401_naming_the_metadata(team: Deployment) -> None:
     refused = await post_mcp(team.url, None, LIST_TOOLS)
     assert refused.status_code == 401
-    assert challenge(refused)["resource_metadata"] == f"{team.base}/.well-known/oauth-protected-resource/mcp"
+    said = challenge(refused)
+    assert said["resource_metadata"] == f"{team.base}/.well-known/oauth-protected-resource/mcp"
+    assert said["scope"].split() == [READ_SCOPE, WRITE_SCOPE]
 
 
 @pytest.mark.parametrize("kind", ["wrong audience", "expired", "garbage", "the shared bearer of single-user mode"])
