@@ -60,6 +60,17 @@ SUITES: dict[str, str] = {
         "Origin (403), over POST, GET and DELETE; the sandbox's request log counts what reached a tool. The "
         "body limit is co_mcp's 1 MiB (MAX_REQUEST_BODY, below the mcp SDK's 4 MiB default)."
     ),
+    "team": (
+        "**Team mode** (`tests/reliability/test_team.py`): co-mcp as an OAuth resource server "
+        "(CO_MCP_AUTH_ISSUER) with real access tokens from an OpenID provider (oidc-provider under Node) and the "
+        "sandbox as Code Ocean, over loopback HTTP. Unauthorised attempts, each with everything else right: no, "
+        "garbage, forged, truncated or expired tokens, another audience or issuer, no scope, a read-only token "
+        "on every write tool (403), the token as Basic, in the query or a cookie, a foreign Host (421), over "
+        "POST, GET and DELETE; the sandbox's request log counts what reached a tool. Cross-user reads: three "
+        "people linked to their own Code Ocean tokens search, get, list files and read permissions at once over "
+        "assets each can and cannot see; a read is cross-user if a result shows an asset the person's own token "
+        "does not, or if a Code Ocean request made for their call carries another person's token."
+    ),
     "load": (
         "**Load** (`tests/reliability/test_load.py`, `tests/reliability/load.py`): concurrent MCP sessions over "
         "streamable HTTP against `co-mcp --sandbox --transport http`, mixing reads with guarded writes "
