@@ -64,6 +64,8 @@ class Sealer:
         key_id, _, body = text.partition(".")
         try:
             sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            if base64.urlsafe_b64encode(sealed).decode().rstrip("=") != body:
+                return None  # one spelling per value: no other bits in the last character
             opened = self._key.open(key_id, sealed, f"co-mcp {purpose} v1".encode())
             payload = json.loads(opened) if opened is not None else None
         except Exception:  # altered (InvalidTag), truncated, or not JSON
