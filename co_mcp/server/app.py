@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ from co_mcp.server.tools import build_plain_tool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from mcp.server.mcpserver.tools import Tool
 
     from co_mcp.api.client import CodeOceanClient
     from co_mcp.config import Settings
@@ -64,6 +67,13 @@ def select_specs(specs: list[ToolDefinition], options: ServerOptions) -> list[To
     ]
 
 
+@functools.cache
+def sdk_tool(spec: ToolDefinition) -> Tool:
+    """The SDK tool for a declaration, made once per process: it holds nothing of any one server (each call reads
+    its state from the request's context), and making one (schemas, signature) costs tens of milliseconds."""
+    return build_guarded_tool(spec) if spec.plan is not None else build_plain_tool(spec)
+
+
 def build_server(
     client_factory: ClientFactory,
     *,
@@ -75,7 +85,7 @@ def build_server(
     options = options or ServerOptions()
     every = specs if specs is not None else tool_specs()
     chosen = select_specs(every, options)
-    tools = [build_guarded_tool(spec) if spec.plan is not None else build_plain_tool(spec) for spec in chosen]
+    tools = [sdk_tool(spec) for spec in chosen]
     arg_models = {spec.name: spec.args for spec in chosen}
     withheld = frozenset(spec.name for spec in every) - arg_models.keys()
 
