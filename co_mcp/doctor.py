@@ -386,6 +386,16 @@ async def _team_connection_checks(settings: Settings) -> list[Check]:
         checks.append(Check("issuer", "ok", f"{issuer} publishes {count} signing key(s); tokens must name {public}"))
     finally:
         await validator.aclose()
+    if not settings.link_client_id:
+        checks.append(
+            Check(
+                "link page",
+                "FAIL",
+                "CO_MCP_LINK_CLIENT_ID is not set: the link page cannot sign people in, so co-mcp will not start",
+                f"register a client at the provider with the redirect URI {public.removesuffix('/mcp')}/link/callback "
+                "and set its id",
+            )
+        )
     return checks
 
 

@@ -372,6 +372,10 @@ async def test_team_mode_checks_the_providers_keys_and_that_no_shared_token_is_s
     env.setenv("CO_MCP_AUTH_ISSUER", oidc.issuer)
     env.setenv("CO_MCP_PUBLIC_URL", "http://127.0.0.1:8000/mcp")
     found = by_name(await diagnose())
+    assert found["link page"].status == "FAIL"
+    env.setenv("CO_MCP_LINK_CLIENT_ID", "co-mcp-link")
+    found = by_name(await diagnose())
+    assert "link page" not in found
     assert (found["reach"].status, found["token"].status, found["issuer"].status) == ("ok", "ok", "ok")
     assert "1 signing key" in found["issuer"].detail
     assert "write" not in found  # nothing is probed with a shared token: there is none
