@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from co_mcp.api.client import CodeOceanClient
+    from co_mcp.audit import AuditLog
     from co_mcp.config import Settings
     from co_mcp.linked import LinkedTokens
     from co_mcp.oauth import AccessTokenValidator
@@ -148,6 +149,7 @@ class Team:
         sign_in: SignIn,
         store: ConfirmationStore,
         concurrency: int,
+        audit: AuditLog | None = None,
     ) -> None:
         # Who may call: tokens of this issuer, for this public URL, with these (read, write) scopes.
         self.validator = validator
@@ -161,6 +163,7 @@ class Team:
         self._sealer = sealer
         self.sign_in = sign_in
         self._store = store
+        self._audit = audit
         self._making = anyio.Lock()
         self._concurrency = concurrency
         self._clients: OrderedDict[Person, tuple[str, CodeOceanClient]] = OrderedDict()
@@ -266,6 +269,13 @@ class Team:
         opened = self._opened(ticket)
         return Person(opened["iss"], opened["sub"])
 
+    async def unused(self, ticket: str) -> None:
+        """LinkRefused if the ticket already linked a token (checked before anything is sent anywhere)."""
+        from co_mcp.store import confirmation_key
+
+        if await self._store.lookup(confirmation_key("link_ticket", str(self._opened(ticket)["n"]))) is not None:
+            raise LinkRefused("This link was already used: ask your assistant for a new one if you need it.")
+
     async def redeem(self, ticket: str, token: SecretStr) -> Person:
         """Link ``token`` to the ticket's person, once Code Ocean has accepted it; each ticket links once."""
         from co_mcp.store import confirmation_key
@@ -274,11 +284,17 @@ class Team:
         person = Person(opened["iss"], opened["sub"])
         if not token.get_secret_value().strip():
             raise LinkRefused("Paste your Code Ocean access token in the field.")
+        await self.unused(ticket)  # a used link never sends the pasted token to Code Ocean
         label = await self._check(token)  # LinkRefused, with Code Ocean's verdict, if it is not good
         # Claimed by its sealed nonce: however a ticket is spelt, it links once.
         used = await self._store.claim(confirmation_key("link_ticket", str(opened["n"])), keep_for=LINK_TTL)
         if used is not None:
             raise LinkRefused("This link was already used: ask your assistant for a new one if you need it.")
+        if self._audit is not None:
+            # Which person linked a token, when, and how (never the token): before it is stored, like every write.
+            await self._audit.acting_for(person.issuer, person.subject).write(
+                "link_code_ocean_token", outcome="attempt", data_asset_ids=[], arguments={"via": "link page"}
+            )
         await self.linked.link(person.issuer, person.subject, token, label=label)
         await self._drop(person)
         log.info("linked a Code Ocean token for %s (issuer %s)", person.subject, person.issuer)
@@ -287,7 +303,7 @@ class Team:
     # --- assembly ----------------------------------------------------------------------------------------
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, store: ConfirmationStore) -> Team:
+    def from_settings(cls, settings: Settings, *, store: ConfirmationStore, audit: AuditLog | None = None) -> Team:
         """Team mode as configured: no shared Code Ocean token, each person's own, checked when linked."""
         import httpx2
 
@@ -348,4 +364,5 @@ class Team:
             sign_in=SignIn(validator, client, sealer, provider_http),
             store=store,
             concurrency=settings.subject_concurrency,
+            audit=audit,
         )

@@ -107,11 +107,14 @@ def link_routes(team: Team) -> list[Route]:
     """The three steps of linking: open the link, come back signed in, send the token."""
     sign_in: SignIn = team.sign_in
     secure = urlsplit(team.public_url).scheme == "https"
+    # Over https a __Host- cookie: no other host of the site (a sibling subdomain, a plain-http name) can plant one.
+    cookie, cookie_path = ("__Host-" + COOKIE, "/") if secure else (COOKIE, LINK_PATH)
 
     async def open_link(request: Request) -> Response:
         ticket = request.query_params.get("ticket", "")
         try:
             team.holder(ticket)
+            await team.unused(ticket)
             browser = SignIn.new_browser()
             target = await sign_in.start(ticket, browser)
         except LinkRefused as exc:
@@ -121,7 +124,7 @@ def link_routes(team: Team) -> list[Route]:
             return _refusal("co-mcp cannot reach the identity provider right now; try the link again shortly.", 503)
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
         response.set_cookie(
-            COOKIE, browser, max_age=SIGN_IN_TTL, path=LINK_PATH, secure=secure, httponly=True, samesite="lax"
+            cookie, browser, max_age=SIGN_IN_TTL, path=cookie_path, secure=secure, httponly=True, samesite="lax"
         )
         return response
 
@@ -129,16 +132,22 @@ def link_routes(team: Team) -> list[Route]:
         query = request.query_params
         if "error" in query or "code" not in query:
             return _refusal("The sign-in was cancelled or refused by the identity provider: open your link again.")
-        browser = request.cookies.get(COOKIE, "")
+        browser = request.cookies.get(cookie, "")
         try:
             ticket, issuer, subject = await sign_in.finish(
                 code=query["code"], state=query.get("state", ""), browser=browser, issuer=query.get("iss")
             )
             person = team.holder(ticket)
+            await team.unused(ticket)
         except (SignInRefused, LinkRefused) as exc:
             return _refusal(str(exc))
+        except LookupError as exc:
+            log.error("the link page cannot finish a sign-in: %s", exc)
+            return _refusal("co-mcp cannot reach the identity provider right now; try the link again shortly.", 503)
         if (issuer, subject) != (person.issuer, person.subject):
-            log.warning("link page: %s signed in to use a link made for %s; refused", subject[:100], person.subject)
+            log.warning(
+                "link page: %r signed in to use a link made for %r; refused", clean(subject, 100), person.subject
+            )
             return _refusal(
                 "This link was made for someone else: only the person whose assistant showed it can use it. Ask "
                 "your own assistant for your link.",
@@ -155,7 +164,7 @@ def link_routes(team: Team) -> list[Route]:
             return _refusal("That form is malformed.")
         proof = (fields.get("proof") or [""])[0]
         token = SecretStr((fields.get("token") or [""])[0].strip())
-        browser = request.cookies.get(COOKIE, "")
+        browser = request.cookies.get(cookie, "")
         try:
             ticket = sign_in.vouched(proof, browser)
             person = team.holder(ticket)

@@ -67,11 +67,15 @@ class ServerOptions:
                 )
                 signer = TokenSigner.random(settings.confirm_ttl)
         store = ConfirmationStore.from_settings(settings, sandbox=sandbox)
+        audit = AuditLog(
+            settings.audit_log if settings.audit_log is not None else state_dir / default_audit.name,
+            domain="sandbox" if sandbox else settings.codeocean_domain,
+        )
         team = None
         if settings.auth_issuer is not None:
             from co_mcp.team import Team
 
-            team = Team.from_settings(settings, store=store)
+            team = Team.from_settings(settings, store=store, audit=audit)
         return cls(
             credentials=settings.credential_sets(),
             read_only=settings.read_only,
@@ -79,10 +83,7 @@ class ServerOptions:
             deny=frozenset(settings.disable),
             confirm=settings.confirm,
             signer=signer,
-            audit=AuditLog(
-                settings.audit_log if settings.audit_log is not None else state_dir / default_audit.name,
-                domain="sandbox" if sandbox else settings.codeocean_domain,
-            ),
+            audit=audit,
             store=store,
             team=team,
         )
