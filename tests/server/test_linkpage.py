@@ -1,4 +1,4 @@
-"""Second security review of the team-mode link page: each test states what co-mcp should do, and fails on main.
+"""The team-mode link page under attack: a planted cookie, a used link, a provider outage, the audit of a link.
 
 Real HTTP throughout: co-mcp's team app on loopback, a real OpenID provider (tests/oidc.py), the sandbox as Code
 Ocean.
