@@ -91,7 +91,6 @@ class AccessTokenValidator:
         self._keys: jwt.PyJWKSet | None = None
         self._fetched_at = 0.0
         self._tried_at = float("-inf")
-        self._jwks_uri: str | None = None
         self._metadata: dict[str, Any] | None = None
         self._lock = anyio.Lock()
 
@@ -190,9 +189,8 @@ class AccessTokenValidator:
     async def _fetch_keys(self) -> jwt.PyJWKSet:
         import jwt
 
-        if self._jwks_uri is None:
-            self._jwks_uri = await self._discover_jwks_uri()
-        response = await self._http.get(self._jwks_uri, headers={"Accept": "application/json"})
+        jwks_uri = str((await self.provider_metadata())["jwks_uri"])  # fetched once, then kept
+        response = await self._http.get(jwks_uri, headers={"Accept": "application/json"})
         response.raise_for_status()
         keys = jwt.PyJWKSet.from_dict(response.json())
         log.info("fetched %d signing key(s) of %s", len(keys.keys), self.issuer)
@@ -239,9 +237,6 @@ class AccessTokenValidator:
             self._metadata = {k: v for k, v in document.items() if k not in insecure}
             return self._metadata
         raise LookupError("; ".join(problems))
-
-    async def _discover_jwks_uri(self) -> str:
-        return str((await self.provider_metadata())["jwks_uri"])
 
 
 def _secure(url: str) -> bool:

@@ -142,6 +142,16 @@ def http_app(
     if token is None and settings.http_token is not None:
         token = settings.http_token.get_secret_value()
     security = transport_security(settings, host, token)
+    app = mcp_endpoint(server, settings, host, security)
+    if token is not None:
+        return BearerGuard(app, token)
+    return app
+
+
+def mcp_endpoint(
+    server: MCPServer[AppState], settings: Settings, host: str, security: TransportSecuritySettings
+) -> Any:
+    """The streamable-HTTP app at /mcp: stateless with JSON responses (POST only) unless sessions are on."""
     app: Any = server.streamable_http_app(
         stateless_http=not settings.http_sessions,
         json_response=not settings.http_sessions,
@@ -149,11 +159,7 @@ def http_app(
         host=host,
         max_request_body_size=MAX_REQUEST_BODY,
     )
-    if not settings.http_sessions:
-        app = PostOnly(app)
-    if token is not None:
-        return BearerGuard(app, token)
-    return app
+    return app if settings.http_sessions else PostOnly(app)
 
 
 class PathSwitch:
@@ -190,15 +196,7 @@ def team_app(server: MCPServer[AppState], settings: Settings, host: str, team: T
         )
     # Access tokens stand for the bearer token of the exposure rule.
     security = transport_security(settings, host, "an access token")
-    app: Any = server.streamable_http_app(
-        stateless_http=not settings.http_sessions,
-        json_response=not settings.http_sessions,
-        transport_security=security,
-        host=host,
-        max_request_body_size=MAX_REQUEST_BODY,
-    )
-    if not settings.http_sessions:
-        app = PostOnly(app)
+    app = mcp_endpoint(server, settings, host, security)
     # Every tool that is not a read needs the write scope, offered here or not (those not offered are -32602).
     writes = [spec.name for spec in tool_specs() if not spec.read_only]
     guarded = WriteScopeGuard(
