@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
@@ -27,3 +29,10 @@ async def call(client: Client, tool: str, arguments: dict[str, Any]) -> CallTool
     result = await client.call_tool(tool, arguments)
     assert not result.is_error, text(result)
     return result
+
+
+def clear_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every co-mcp setting (CODEOCEAN_*, CO_MCP_*) the environment holds, for this test only."""
+    for name in list(os.environ):
+        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
+            monkeypatch.delenv(name)

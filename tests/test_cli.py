@@ -18,6 +18,7 @@ import pytest
 
 from co_mcp import __version__
 from co_mcp.cli import main
+from tests.support import clear_settings
 
 
 def clean_env() -> dict[str, str]:
@@ -262,9 +263,7 @@ def test_team_mode_refuses_to_start_in_one_line_naming_the_setting(
     argv: list[str],
     said: str,
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("CO_MCP_STATE_DIR", str(tmp_path))
     for name, value in {**TEAM, **change}.items():
         if value is not None:

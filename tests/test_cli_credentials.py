@@ -21,6 +21,7 @@ from co_mcp.cli import main
 from co_mcp.linked import CredentialKey, LinkedTokens
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
+from tests.support import clear_settings
 from tests.test_config_examples import CO_MCP, free_port
 
 ISSUER = "https://login.example.org/realms/lab"
@@ -30,9 +31,7 @@ KEY = CredentialKey.generate()
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """Team mode's settings, with a private state directory and no Code Ocean domain yet."""
-    for name in list(os.environ):
-        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("CO_MCP_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CO_MCP_CREDENTIAL_KEY", KEY)
     monkeypatch.setenv("CO_MCP_AUTH_ISSUER", ISSUER)

@@ -9,7 +9,6 @@ settings themselves, the server's start (``co-mcp``'s own steps up to serving) a
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from co_mcp.cli import main
 from co_mcp.config import Settings, load_settings
 from co_mcp.doctor import diagnose, report
 from co_mcp.errors import ConfigurationError
+from tests.support import clear_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -85,9 +85,7 @@ def test_every_setting_is_tried_or_takes_any_text() -> None:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """An environment with a valid Code Ocean setting and a private audit log, and nothing else of co-mcp's."""
-    for name in list(os.environ):
-        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("CODEOCEAN_DOMAIN", "http://127.0.0.1:9")  # the discard port: nothing answers
     monkeypatch.setenv("CODEOCEAN_TOKEN", "cop_the_real_token")
     monkeypatch.setenv("CO_MCP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))

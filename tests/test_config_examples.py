@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from co_mcp.doctor import diagnose
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
+from tests.support import clear_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.examples]
 
@@ -396,9 +397,7 @@ async def test_a_worker_serves_a_tool_to_a_client_sending_the_examples_bearer_to
 
 
 async def test_the_doctor_passes_the_deployments_shared_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     for name, value in env_file(HTTP / "co-mcp.env").items():
         monkeypatch.setenv(name, value)
     with loopback_sandbox() as (sandbox, url):

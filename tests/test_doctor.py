@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from co_mcp.cli import main
 from co_mcp.doctor import Check, diagnose
 from co_mcp.sandbox import Sandbox
 from co_mcp.sandbox.server import running
+from tests.support import clear_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -26,9 +26,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """An environment with no co-mcp settings but a private audit log and short timeouts."""
-    for name in list(os.environ):
-        if name.startswith(("CODEOCEAN_", "CO_MCP_")):
-            monkeypatch.delenv(name)
+    clear_settings(monkeypatch)
     monkeypatch.setenv("CO_MCP_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.setenv("CO_MCP_CONNECT_TIMEOUT", "2")
     monkeypatch.setenv("CO_MCP_READ_TIMEOUT", "5")

@@ -50,7 +50,7 @@ import json
 import random
 import re
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -78,6 +78,7 @@ from co_mcp.sandbox.demo_data import (
 from co_mcp.server.catalog import tool_specs
 from tests.oidc import OTHER_RESOURCE, READ_SCOPE, Provider
 from tests.reliability.figures import FULL, emit
+from tests.reliability.test_http import Tally
 from tests.server.team import BOTH, Deployment, deployment, mcp_as
 
 pytestmark = [pytest.mark.anyio, pytest.mark.reliability, pytest.mark.loopback]
@@ -212,13 +213,6 @@ def refused_cases(team: Deployment, other_oidc: Provider) -> list[Case]:
     assert sorted(writes) == sorted(WRITES)  # a new write tool needs its arguments here
     cases += [Case(f"read-only {tool}", bearer(read_only), 403, body=tools_call(tool, WRITES[tool])) for tool in writes]
     return cases
-
-
-@dataclass
-class Tally:
-    attempts: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    unexpected: list[str] = field(default_factory=list)
 
 
 async def attempt(http: httpx2.AsyncClient, url: str, case: Case, tally: Tally) -> None:
